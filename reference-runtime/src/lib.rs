@@ -4,7 +4,17 @@
 //! A model arrives as a compact blob made on the host by `mcubench-workloads` (see
 //! [`format`]); [`Model::from_bytes`] validates it once, and an [`Interpreter`] runs it in a
 //! caller-owned arena whose layout was planned at import time.
+//!
+//! ```ignore
+//! let model = Model::from_bytes(BLOB)?;            // validates everything, zero copy
+//! let mut arena = [0u8; 16 * 1024];
+//! let mut it = Interpreter::new(&model, &mut arena)?;
+//! it.input_mut().copy_from_slice(&input);          // before *every* invoke
+//! it.invoke()?;
+//! let out: &[i8] = it.output();
+//! ```
 #![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_op_in_unsafe_fn)]
 
 // CONTRACT (fixed; implementations to be filled in):
 //
@@ -30,3 +40,218 @@
 //     pub fn arena_used(&self) -> usize;
 // }
 // ModelError and RuntimeError implement core::fmt::Display (and std::error::Error with "std").
+
+pub mod fixedpoint;
+pub mod format;
+pub mod kernels;
+mod model;
+
+pub use model::{Model, ModelError, OpInfo, TensorInfo};
+
+use format::{OpCode, OpRecord, TensorRecord, STORAGE_ARENA};
+
+/// Errors while running a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuntimeError {
+    /// The arena given to [`Interpreter::new`] is smaller than the plan needs.
+    ArenaTooSmall { needed: usize, got: usize },
+    /// An op index past the end of the model.
+    NoSuchOp { index: usize },
+    /// An inconsistency that model validation should have caught.
+    Internal(&'static str),
+}
+
+impl core::fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            RuntimeError::ArenaTooSmall { needed, got } => write!(
+                f,
+                "arena too small: the model needs {needed} bytes, got {got}"
+            ),
+            RuntimeError::NoSuchOp { index } => write!(f, "no op with index {index}"),
+            RuntimeError::Internal(what) => write!(f, "internal runtime error: {what}"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for RuntimeError {}
+
+/// Runs a validated [`Model`] in a caller-owned arena.
+pub struct Interpreter<'m, 'a> {
+    model: &'m Model<'m>,
+    arena: &'a mut [u8],
+}
+
+#[inline(always)]
+fn as_i8(b: &[u8]) -> &[i8] {
+    // SAFETY: i8 and u8 have the same size, alignment and validity (every bit pattern).
+    unsafe { core::slice::from_raw_parts(b.as_ptr() as *const i8, b.len()) }
+}
+
+#[inline(always)]
+fn as_i8_mut(b: &mut [u8]) -> &mut [i8] {
+    // SAFETY: as above; the exclusive borrow is carried over.
+    unsafe { core::slice::from_raw_parts_mut(b.as_mut_ptr() as *mut i8, b.len()) }
+}
+
+/// The arena split around an op's output: input slices come from the bytes before or after it.
+struct Io<'x> {
+    left: &'x [u8],
+    out: &'x mut [u8],
+    right: &'x [u8],
+    out_off: usize,
+    out_end: usize,
+}
+
+impl<'x> Io<'x> {
+    fn split(arena: &'x mut [u8], out_off: usize, out_len: usize) -> Result<Io<'x>, RuntimeError> {
+        let out_end = out_off
+            .checked_add(out_len)
+            .filter(|e| *e <= arena.len())
+            .ok_or(RuntimeError::Internal("output outside arena"))?;
+        let (left, rest) = arena.split_at_mut(out_off);
+        let (out, right) = rest.split_at_mut(out_len);
+        Ok(Io { left, out, right, out_off, out_end })
+    }
+
+    fn input(&self, off: usize, len: usize) -> Result<&'x [i8], RuntimeError> {
+        let end = off.checked_add(len).ok_or(RuntimeError::Internal("tensor overflow"))?;
+        let (left, right): (&'x [u8], &'x [u8]) = (self.left, self.right);
+        if end <= self.out_off {
+            Ok(as_i8(&left[off..end]))
+        } else if off >= self.out_end {
+            right
+                .get(off - self.out_end..end - self.out_end)
+                .map(as_i8)
+                .ok_or(RuntimeError::Internal("input outside arena"))
+        } else {
+            Err(RuntimeError::Internal("input overlaps output"))
+        }
+    }
+}
+
+impl<'m, 'a> Interpreter<'m, 'a> {
+    /// Errors if `arena.len() < model.arena_bytes()`.
+    pub fn new(model: &'m Model<'m>, arena: &'a mut [u8]) -> Result<Self, RuntimeError> {
+        if arena.len() < model.arena_bytes() {
+            return Err(RuntimeError::ArenaTooSmall { needed: model.arena_bytes(), got: arena.len() });
+        }
+        Ok(Interpreter { model, arena })
+    }
+
+    pub fn model(&self) -> &'m Model<'m> {
+        self.model
+    }
+
+    fn arena_range(&self, t: &TensorRecord) -> core::ops::Range<usize> {
+        let off = t.offset as usize;
+        off..off + t.byte_len as usize
+    }
+
+    /// The model input, in the arena. Write it before every [`Interpreter::invoke`]: the plan
+    /// reuses its bytes once it has been read.
+    pub fn input_mut(&mut self) -> &mut [i8] {
+        let t = self.model.tensor_record(self.model.input_index());
+        let r = self.arena_range(&t);
+        as_i8_mut(&mut self.arena[r])
+    }
+
+    /// The model output (valid after [`Interpreter::invoke`]).
+    pub fn output(&self) -> &[i8] {
+        let t = self.model.tensor_record(self.model.output_index());
+        as_i8(&self.arena[self.arena_range(&t)])
+    }
+
+    /// The current bytes of an activation tensor (for debugging; intermediate tensors are
+    /// overwritten once their bytes are reused). `None` for constants or a bad index.
+    pub fn tensor_data(&self, index: usize) -> Option<&[i8]> {
+        if index >= self.model.tensor_count() {
+            return None;
+        }
+        let t = self.model.tensor_record(index);
+        if t.storage != STORAGE_ARENA {
+            return None;
+        }
+        Some(as_i8(&self.arena[self.arena_range(&t)]))
+    }
+
+    /// Highest arena byte offset actually touched by the plan (== arena_bytes for a static plan).
+    pub fn arena_used(&self) -> usize {
+        self.model.arena_peak()
+    }
+
+    /// Runs all ops in order.
+    pub fn invoke(&mut self) -> Result<(), RuntimeError> {
+        for i in 0..self.model.op_count() {
+            self.invoke_op(i)?;
+        }
+        Ok(())
+    }
+
+    /// Runs op `index` alone (for per-layer profiling); ops must run in order.
+    pub fn invoke_op(&mut self, index: usize) -> Result<(), RuntimeError> {
+        if index >= self.model.op_count() {
+            return Err(RuntimeError::NoSuchOp { index });
+        }
+        let op = self.model.op_record(index);
+        let code = OpCode::from_u8(op.opcode).ok_or(RuntimeError::Internal("bad opcode"))?;
+        run_op(self.model, &mut *self.arena, code, &op)
+    }
+}
+
+fn run_op(model: &Model<'_>, arena: &mut [u8], code: OpCode, op: &OpRecord) -> Result<(), RuntimeError> {
+    use format::*;
+    use kernels::{reference as k, I32Le, OutputStage, QuantTable};
+    let out_t = model.tensor_record(op.output as usize);
+    let p = &op.params;
+    let tin = |i: usize| -> Result<TensorRecord, RuntimeError> {
+        op.input(i)
+            .map(|t| model.tensor_record(t as usize))
+            .ok_or(RuntimeError::Internal("missing input"))
+    };
+    let in0 = tin(0)?;
+    if code == OpCode::Reshape {
+        // Normally an alias (same offset): nothing to do. Otherwise a plain copy of
+        // non-overlapping bytes.
+        if in0.offset != out_t.offset {
+            let io = Io::split(arena, out_t.offset as usize, out_t.byte_len as usize)?;
+            let src = io.input(in0.offset as usize, in0.byte_len as usize)?;
+            for (d, s) in io.out.iter_mut().zip(src.iter()) {
+                *d = *s as u8;
+            }
+        }
+        return Ok(());
+    }
+    let io = Io::split(arena, out_t.offset as usize, out_t.byte_len as usize)?;
+    let stage = OutputStage { output_offset: p[P_OUTPUT_OFFSET], act_min: p[P_ACT_MIN], act_max: p[P_ACT_MAX] };
+    match code {
+        OpCode::FullyConnected => {
+            let filter = tin(1)?;
+            let bias = match op.input(2) {
+                Some(b) => Some(I32Le::new(model.const_bytes(&model.tensor_record(b as usize)))),
+                None => None,
+            };
+            let quant = QuantTable::new(model.quant_bytes(p[P_QUANT_INDEX], p[P_QUANT_COUNT]));
+            let out_depth = filter.dim(0);
+            let accum = filter.dim(1);
+            let batches = out_t.byte_len as usize / out_depth.max(1);
+            let input = io.input(in0.offset as usize, in0.byte_len as usize)?;
+            k::fully_connected(
+                input,
+                p[P_INPUT_OFFSET],
+                as_i8(model.const_bytes(&filter)),
+                p[P_FILTER_OFFSET],
+                bias,
+                quant,
+                stage,
+                batches,
+                accum,
+                out_depth,
+                as_i8_mut(io.out),
+            );
+        }
+        _ => return Err(RuntimeError::Internal("op not implemented")),
+    }
+    Ok(())
+}

@@ -1,0 +1,232 @@
+//! Integer fixed-point helpers with exactly the semantics of gemmlowp / TFLite's
+//! `kernels/internal/common.{h,cc}` in its default (double-rounding, i.e.
+//! `TFLITE_SINGLE_ROUNDING` unset) configuration, which TFLite Micro's reference int8 kernels
+//! use. Where the C++ code relies on wrapping two's-complement behaviour the Rust code uses
+//! explicit wrapping operations, so no input can panic (even in debug builds).
+
+/// gemmlowp `SaturatingRoundingDoublingHighMul`: `round(a * b / 2^31)` with rounding half
+/// away from zero, saturating the single overflow case `i32::MIN * i32::MIN`.
+#[inline(always)]
+pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
+    if a == i32::MIN && b == i32::MIN {
+        return i32::MAX;
+    }
+    let ab = (a as i64) * (b as i64);
+    let nudge: i64 = if ab >= 0 { 1 << 30 } else { 1 - (1 << 30) };
+    // C++ integer division truncates toward zero, as does Rust's.
+    ((ab + nudge) / (1i64 << 31)) as i32
+}
+
+/// gemmlowp `RoundingDivideByPOT`: `x / 2^exponent` rounded to nearest, ties away from zero.
+/// `exponent` is clamped to `0..=31` (the C++ asserts that range).
+#[inline(always)]
+pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
+    let exponent = exponent.clamp(0, 31) as u32;
+    let mask: i32 = ((1i64 << exponent) - 1) as i32;
+    let remainder = x & mask;
+    let threshold = (mask >> 1) + (x < 0) as i32;
+    (x >> exponent) + (remainder > threshold) as i32
+}
+
+/// TFLite `MultiplyByQuantizedMultiplier(int32 x, int32 quantized_multiplier, int shift)`
+/// (double rounding): a left shift for positive `shift`, then the doubling high multiply, then
+/// a rounding right shift for negative `shift`.
+#[inline(always)]
+pub fn multiply_by_quantized_multiplier(x: i32, quantized_multiplier: i32, shift: i32) -> i32 {
+    let left_shift = if shift > 0 { shift } else { 0 };
+    let right_shift = if shift > 0 { 0 } else { -shift };
+    let x = x.wrapping_mul(1i32.wrapping_shl(left_shift.clamp(0, 31) as u32));
+    rounding_divide_by_pot(
+        saturating_rounding_doubling_high_mul(x, quantized_multiplier),
+        right_shift,
+    )
+}
+
+/// TFLite `MultiplyByQuantizedMultiplierSmallerThanOneExp` (shift <= 0).
+#[inline(always)]
+pub fn multiply_by_quantized_multiplier_smaller_than_one_exp(
+    x: i32,
+    quantized_multiplier: i32,
+    left_shift: i32,
+) -> i32 {
+    rounding_divide_by_pot(
+        saturating_rounding_doubling_high_mul(x, quantized_multiplier),
+        -left_shift,
+    )
+}
+
+/// `x * 2^exponent` saturated to i32 (gemmlowp `SaturatingRoundingMultiplyByPOT` for a
+/// positive exponent).
+#[inline(always)]
+pub fn saturating_shl(x: i32, exponent: u32) -> i32 {
+    let exponent = exponent.min(31);
+    let wide = (x as i64) << exponent;
+    wide.clamp(i32::MIN as i64, i32::MAX as i64) as i32
+}
+
+/// Splits a positive real multiplier into a Q31 significand and a power-of-two exponent,
+/// exactly as TFLite's `QuantizeMultiplier` (which uses `std::frexp` and `std::round`):
+/// `real ~= significand * 2^(shift - 31)`. Zero (or a multiplier below 2^-31) maps to (0, 0).
+/// Non-finite or negative inputs return `None`.
+pub fn quantize_multiplier(real: f64) -> Option<(i32, i32)> {
+    if !real.is_finite() || real < 0.0 {
+        return None;
+    }
+    if real == 0.0 {
+        return Some((0, 0));
+    }
+    let (q, mut shift) = frexp(real);
+    let mut q_fixed = round_half_away(q * (1i64 << 31) as f64) as i64;
+    if q_fixed > (1i64 << 31) {
+        return None;
+    }
+    if q_fixed == (1i64 << 31) {
+        q_fixed /= 2;
+        shift += 1;
+    }
+    if shift < -31 {
+        shift = 0;
+        q_fixed = 0;
+    }
+    Some((q_fixed as i32, shift))
+}
+
+/// `std::frexp` for finite, non-zero doubles: returns (m, e) with 0.5 <= |m| < 1 and
+/// x = m * 2^e. Handles subnormals.
+pub fn frexp(x: f64) -> (f64, i32) {
+    if x == 0.0 || !x.is_finite() {
+        return (x, 0);
+    }
+    let bits = x.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    if exp == 0 {
+        // Subnormal: scale up by 2^64 first.
+        let (m, e) = frexp(x * f64::from_bits(0x43f0_0000_0000_0000)); // 2^64
+        return (m, e - 64);
+    }
+    let e = exp - 1022;
+    let m_bits = (bits & !(0x7ffu64 << 52)) | (1022u64 << 52);
+    (f64::from_bits(m_bits), e)
+}
+
+/// `std::round` for doubles without libm: rounds half away from zero.
+pub fn round_half_away(x: f64) -> f64 {
+    if !x.is_finite() {
+        return x;
+    }
+    // Values this large are already integers.
+    if x.abs() >= 4_503_599_627_370_496.0 {
+        return x;
+    }
+    let t = x as i64 as f64; // truncation toward zero
+    let diff = x - t;
+    if diff >= 0.5 {
+        t + 1.0
+    } else if diff <= -0.5 {
+        t - 1.0
+    } else {
+        t
+    }
+}
+
+/// `roundf` for floats without libm: rounds half away from zero.
+pub fn round_half_away_f32(x: f32) -> f32 {
+    if !x.is_finite() || x.abs() >= 8_388_608.0 {
+        return x;
+    }
+    let t = x as i32 as f32;
+    let diff = x - t;
+    if diff >= 0.5 {
+        t + 1.0
+    } else if diff <= -0.5 {
+        t - 1.0
+    } else {
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn srdhm_hand_values() {
+        // 2^30 * 2^30 / 2^31 = 2^29
+        assert_eq!(saturating_rounding_doubling_high_mul(1 << 30, 1 << 30), 1 << 29);
+        assert_eq!(saturating_rounding_doubling_high_mul(i32::MIN, i32::MIN), i32::MAX);
+        // 3 * 2^30 / 2^31 = 1.5 -> rounds away from zero to 2
+        assert_eq!(saturating_rounding_doubling_high_mul(3, 1 << 30), 2);
+        assert_eq!(saturating_rounding_doubling_high_mul(-3, 1 << 30), -2);
+        // 1 * 2^30 / 2^31 = 0.5 -> 1 ; -0.5 -> -1
+        assert_eq!(saturating_rounding_doubling_high_mul(1, 1 << 30), 1);
+        assert_eq!(saturating_rounding_doubling_high_mul(-1, 1 << 30), -1);
+        // 0.25 -> 0
+        assert_eq!(saturating_rounding_doubling_high_mul(1, 1 << 29), 0);
+        assert_eq!(saturating_rounding_doubling_high_mul(i32::MAX, i32::MAX), i32::MAX - 1);
+        assert_eq!(saturating_rounding_doubling_high_mul(i32::MIN, i32::MAX), -i32::MAX);
+    }
+
+    #[test]
+    fn rdbp_hand_values() {
+        assert_eq!(rounding_divide_by_pot(5, 1), 3); // 2.5 -> 3
+        assert_eq!(rounding_divide_by_pot(-5, 1), -3); // -2.5 -> -3
+        assert_eq!(rounding_divide_by_pot(7, 2), 2); // 1.75 -> 2
+        assert_eq!(rounding_divide_by_pot(-7, 2), -2);
+        assert_eq!(rounding_divide_by_pot(6, 2), 2); // 1.5 -> 2
+        assert_eq!(rounding_divide_by_pot(-6, 2), -2); // -1.5 -> -2
+        assert_eq!(rounding_divide_by_pot(5, 2), 1); // 1.25 -> 1
+        assert_eq!(rounding_divide_by_pot(-5, 2), -1);
+        assert_eq!(rounding_divide_by_pot(12345, 0), 12345);
+        assert_eq!(rounding_divide_by_pot(i32::MIN, 31), -1);
+        assert_eq!(rounding_divide_by_pot(i32::MAX, 31), 1);
+    }
+
+    #[test]
+    fn mbqm_hand_values() {
+        // multiplier 0.5 (2^30), shift 0: 100 * 0.5 = 50
+        assert_eq!(multiply_by_quantized_multiplier(100, 1 << 30, 0), 50);
+        // shift -1: 100 * 0.25 = 25
+        assert_eq!(multiply_by_quantized_multiplier(100, 1 << 30, -1), 25);
+        // shift +2: 100 * 2 = 200
+        assert_eq!(multiply_by_quantized_multiplier(100, 1 << 30, 2), 200);
+        // 3 * 0.5 = 1.5 -> 2 (away from zero), -3 * 0.5 -> -2
+        assert_eq!(multiply_by_quantized_multiplier(3, 1 << 30, 0), 2);
+        assert_eq!(multiply_by_quantized_multiplier(-3, 1 << 30, 0), -2);
+        // Double rounding: 5 * 0.75 * 2^-2 = 0.9375. SRDHM(5, 0.75) = 3.75 -> 4; 4/4 = 1.
+        assert_eq!(multiply_by_quantized_multiplier(5, 3 << 29, -2), 1);
+        // 1000 * 0.7 (1503238554 ~= 0.7 * 2^31) * 2^-3 = 87.5 -> SRDHM gives 700, 700/8 = 87.5 -> 88
+        assert_eq!(multiply_by_quantized_multiplier(1000, 1503238554, -3), 88);
+        assert_eq!(multiply_by_quantized_multiplier(-1000, 1503238554, -3), -88);
+    }
+
+    #[test]
+    fn quantize_multiplier_matches_tflite() {
+        assert_eq!(quantize_multiplier(0.0), Some((0, 0)));
+        assert_eq!(quantize_multiplier(0.5), Some((1 << 30, 0)));
+        assert_eq!(quantize_multiplier(1.0), Some((1 << 30, 1)));
+        assert_eq!(quantize_multiplier(0.25), Some((1 << 30, -1)));
+        assert_eq!(quantize_multiplier(0.75), Some((3 << 29, 0)));
+        // Rounds up to 2^31 -> halved, shift incremented.
+        assert_eq!(quantize_multiplier(0.999_999_999_9), Some((1 << 30, 1)));
+        // Tiny multipliers flush to zero.
+        assert_eq!(quantize_multiplier(1e-12), Some((0, 0)));
+        assert_eq!(quantize_multiplier(-1.0), None);
+        assert_eq!(quantize_multiplier(f64::NAN), None);
+        // 0.1 = 0.8 * 2^-3; 0.8 * 2^31 = 1717986918.4 -> 1717986918
+        assert_eq!(quantize_multiplier(0.1), Some((1717986918, -3)));
+    }
+
+    #[test]
+    fn frexp_and_round() {
+        assert_eq!(frexp(8.0), (0.5, 4));
+        assert_eq!(frexp(0.1).1, -3);
+        assert_eq!(frexp(-3.0), (-0.75, 2));
+        let tiny = f64::from_bits(1); // smallest subnormal = 2^-1074
+        assert_eq!(frexp(tiny), (0.5, -1073));
+        assert_eq!(round_half_away(2.5), 3.0);
+        assert_eq!(round_half_away(-2.5), -3.0);
+        assert_eq!(round_half_away(2.4999), 2.0);
+        assert_eq!(round_half_away_f32(-0.5), -1.0);
+        assert_eq!(round_half_away_f32(1.49), 1.0);
+    }
+}
