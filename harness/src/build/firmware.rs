@@ -1,0 +1,98 @@
+//! Building the firmware for one (board, framework, workload): the reference runtime, the
+//! model blob and the board support, cross-compiled with cargo, cached by content hash.
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use tokio::process::Command;
+
+use super::hash::{sha256_hex, InputHash};
+use super::model::PreparedModel;
+use super::plugin::{cargo, clear_cargo_env};
+use super::run_tool;
+use crate::config::Board;
+use mcubench_workloads::workload::Workload;
+
+/// A built firmware image.
+#[derive(Debug, Clone)]
+pub struct Firmware {
+    pub elf: PathBuf,
+    pub sha256: String,
+    /// True when the cache already held it.
+    pub cached: bool,
+    pub build_secs: f64,
+}
+
+/// The toolchain that builds firmware (`rustc -V`), recorded in the results and hashed.
+pub async fn rustc_version() -> String {
+    let out = tokio::process::Command::new("rustc").arg("-V").output().await;
+    out.ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_else(|| "rustc (unknown)".into())
+}
+
+/// The build settings handed to `targets/firmware/build.rs`.
+fn build_env(board: &Board, workload: &Workload, model: &PreparedModel) -> Vec<(&'static str, String)> {
+    vec![
+        ("MCUBENCH_MODEL_BLOB", model.blob_path.display().to_string()),
+        ("MCUBENCH_WORKLOAD", workload.id.to_string()),
+        ("MCUBENCH_ARENA_BYTES", model.imported.arena_bytes.max(4).to_string()),
+        ("MCUBENCH_INPUT_BYTES", workload.input_bytes().to_string()),
+        ("MCUBENCH_SYSTICK_HZ", board.systick_hz.to_string()),
+        ("MCUBENCH_FLASH_ORIGIN", format!("{:#x}", board.memory.flash.origin)),
+        ("MCUBENCH_FLASH_SIZE", format!("{:#x}", board.memory.flash.size)),
+        ("MCUBENCH_RAM_ORIGIN", format!("{:#x}", board.memory.ram.origin)),
+        ("MCUBENCH_RAM_SIZE", format!("{:#x}", board.memory.ram.size)),
+    ]
+}
+
+/// Builds (or finds in the cache) the firmware for a job.
+pub async fn build(
+    root: &Path,
+    cache: &Path,
+    board: &Board,
+    workload: &Workload,
+    model: &PreparedModel,
+    rustc: &str,
+) -> anyhow::Result<Firmware> {
+    let crate_dir = root.join("targets/firmware");
+    anyhow::ensure!(crate_dir.join("Cargo.toml").exists(), "firmware sources missing at {}", crate_dir.display());
+    let feature = format!("board-{}", board.support);
+    let env = build_env(board, workload, model);
+
+    let mut key = InputHash::new();
+    key.add_tree(&crate_dir).with_context(|| format!("cannot read {}", crate_dir.display()))?;
+    key.add_tree(&root.join("reference-runtime")).context("cannot read reference-runtime sources")?;
+    key.add("blob", &model.imported.blob).add("target", board.target.as_bytes()).add("feature", feature.as_bytes());
+    key.add("rustc", rustc.as_bytes());
+    for (k, v) in &env {
+        if *k != "MCUBENCH_MODEL_BLOB" {
+            key.add(k, v.as_bytes());
+        }
+    }
+    let key = key.hex();
+    let out_dir = cache.join("firmware");
+    let elf = out_dir.join(format!("{}-{}-{}.elf", board.support, workload.id, &key[..16]));
+    if elf.exists() {
+        let bytes = std::fs::read(&elf)?;
+        return Ok(Firmware { sha256: sha256_hex(&bytes), elf, cached: true, build_secs: 0.0 });
+    }
+
+    let started = Instant::now();
+    let target_dir = cache.join("target/firmware");
+    let mut cmd = Command::new(cargo());
+    clear_cargo_env(&mut cmd);
+    cmd.current_dir(&crate_dir)
+        .args(["build", "--release", "--quiet", "--target", &board.target, "--features", &feature])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for (k, v) in &env {
+        cmd.env(k, v);
+    }
+    run_tool(cmd, &format!("building firmware for {} / {} ({})", board.name, workload.id, board.target)).await?;
+    let built = target_dir.join(&board.target).join("release/mcubench-firmware");
+    std::fs::create_dir_all(&out_dir)?;
+    let tmp = elf.with_extension("tmp");
+    std::fs::copy(&built, &tmp).with_context(|| format!("the firmware build left no ELF at {}", built.display()))?;
+    std::fs::rename(&tmp, &elf)?;
+    let bytes = std::fs::read(&elf)?;
+    Ok(Firmware { sha256: sha256_hex(&bytes), elf, cached: false, build_secs: started.elapsed().as_secs_f64() })
+}

@@ -1,0 +1,265 @@
+//! Command-line parsing and the commands. The library does the work; this edge turns
+//! errors into messages and exit codes.
+mod console;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use mcubench::build::Paths;
+use mcubench::config::BoardsFile;
+use mcubench::events::RunEvent;
+use mcubench::plan::{self, Selection};
+use mcubench::results::ResultRecord;
+use mcubench::runner::{self, RunConfig, Timeouts};
+use mcubench::store::{self, ResultStore};
+
+/// Exit codes, kept stable for scripts and CI.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_JOB_FAILED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+#[derive(Parser)]
+#[command(
+    name = "mcubench",
+    version,
+    about = "Benchmark ML inference on microcontrollers: build, flash, measure over serial, tabulate.",
+    long_about = "Benchmark ML inference on microcontrollers.\n\n\
+        mcubench builds firmware (the reference runtime plus an MLPerf Tiny model) for every board in \
+        boards.yaml, runs it over the MLPerf Tiny serial protocol, and prints a table of latency, \
+        instructions or cycles, flash, RAM and energy. The default farm is emulated (QEMU), so it runs \
+        with no hardware attached. Every result is appended to a JSON Lines store as it arrives.",
+    after_help = "Exit codes: 0 all jobs passed, 1 a job failed (the table shows which), 2 bad usage or configuration, 130 interrupted."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a suite on the board farm and print the results table.
+    Run(RunArgs),
+    /// Print the tables of a run already in the results store.
+    Table(TableArgs),
+    /// Inspect the board inventory.
+    Boards {
+        #[command(subcommand)]
+        command: BoardsCommand,
+    },
+    /// List the workloads (MLPerf Tiny models) the harness knows.
+    Workloads,
+}
+
+#[derive(Subcommand)]
+enum BoardsCommand {
+    /// Validate a boards file and list its boards.
+    List(BoardsFileArg),
+}
+
+#[derive(Args)]
+struct BoardsFileArg {
+    /// The board inventory.
+    #[arg(long, default_value = "boards.yaml", env = "MCUBENCH_BOARDS")]
+    boards: PathBuf,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    boards_file: BoardsFileArg,
+    /// Boards to use (repeatable; default: all in the inventory).
+    #[arg(long = "board", value_name = "NAME")]
+    boards: Vec<String>,
+    /// Workloads to run (repeatable; default: ad01). See `mcubench workloads`.
+    #[arg(long = "workload", short = 'w', value_name = "ID")]
+    workloads: Vec<String>,
+    /// Frameworks to run (repeatable; default: reference-runtime).
+    #[arg(long = "framework", value_name = "NAME")]
+    frameworks: Vec<String>,
+    /// Inferences per timed window (default: the workload's).
+    #[arg(long)]
+    runs: Option<u32>,
+    /// Warm-up inferences before each window (default: the workload's).
+    #[arg(long)]
+    warmups: Option<u32>,
+    /// Timed windows per job.
+    #[arg(long, default_value_t = 2)]
+    windows: u32,
+    /// Golden inputs whose outputs are checked bit for bit on the board.
+    #[arg(long, default_value_t = 10)]
+    golden_checks: usize,
+    /// Results store (JSON Lines, appended).
+    #[arg(long, default_value = "results/results.jsonl", env = "MCUBENCH_STORE")]
+    store: PathBuf,
+    /// Count with -icount and SysTick instead of the exact QEMU plugin.
+    #[arg(long)]
+    no_plugin: bool,
+    /// Seconds a whole job may take before the board is stopped.
+    #[arg(long, default_value_t = 300)]
+    job_timeout: u64,
+    /// Print the run's records as JSON on stdout instead of the tables.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct TableArgs {
+    /// Results store to read.
+    #[arg(long, default_value = "results/results.jsonl", env = "MCUBENCH_STORE")]
+    store: PathBuf,
+    /// Run id to show (default: the last run in the store).
+    #[arg(long)]
+    run: Option<String>,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Table(args) => table(args),
+        Command::Boards { command: BoardsCommand::List(args) } => boards_list(args),
+        Command::Workloads => workloads(),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn load_boards(path: &PathBuf) -> anyhow::Result<BoardsFile> {
+    Ok(BoardsFile::load(path)?)
+}
+
+fn boards_list(args: BoardsFileArg) -> anyhow::Result<u8> {
+    let file = load_boards(&args.boards)?;
+    for b in &file.boards {
+        println!(
+            "{:<14} {:<9} {:<11} {:<26} {:>4} MHz  flash {:>5} KiB  RAM {:>5} KiB",
+            b.name,
+            b.kind.label(),
+            b.cpu.to_string(),
+            b.target,
+            b.clock_hz / 1_000_000,
+            b.flash_budget() / 1024,
+            b.ram_budget() / 1024
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+fn workloads() -> anyhow::Result<u8> {
+    for w in mcubench_workloads::workload::all() {
+        println!("{:<6} {:<45} {}", w.id, w.name, w.model_file);
+    }
+    Ok(EXIT_OK)
+}
+
+fn table(args: TableArgs) -> anyhow::Result<u8> {
+    let loaded = store::load(&args.store)?;
+    for w in &loaded.warnings {
+        eprintln!("warning: {w}");
+    }
+    let run = match args.run {
+        Some(r) => r,
+        None => loaded.records.last().map(|r| r.run_id.clone()).context("the results store is empty")?,
+    };
+    let records: Vec<ResultRecord> = loaded.records.into_iter().filter(|r| r.run_id == run).collect();
+    anyhow::ensure!(!records.is_empty(), "no records of run '{run}' in {}", args.store.display());
+    println!("run {run}");
+    console::print_tables(&records);
+    Ok(EXIT_OK)
+}
+
+fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let boards = load_boards(&args.boards_file.boards)?;
+    let selection = Selection { boards: args.boards.clone(), frameworks: args.frameworks.clone(), workloads: args.workloads.clone() };
+    let jobs = plan::plan(&boards, &args.boards_file.boards.display().to_string(), &selection)?;
+    let mut store = ResultStore::open(&args.store)?;
+    let cfg = RunConfig {
+        paths: Paths::from_env(),
+        run_id: mcubench::results::new_run_id(),
+        runs: args.runs,
+        warmups: args.warmups,
+        windows: args.windows,
+        golden_checks: args.golden_checks,
+        use_plugin: !args.no_plugin,
+        timeouts: Timeouts { job: std::time::Duration::from_secs(args.job_timeout), ..Timeouts::default() },
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let run_id = cfg.run_id.clone();
+    let mut console = console::Console::new(jobs.len());
+    eprintln!("mcubench run {run_id}: {} job(s) on {} board(s); results -> {}", jobs.len(), {
+        let mut b: Vec<&str> = jobs.iter().map(|j| j.board.name.as_str()).collect();
+        b.dedup();
+        b.len()
+    }, store.path().display());
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
+    let mut records: Vec<ResultRecord> = Vec::new();
+    let mut store_error: Option<anyhow::Error> = None;
+    let mut handle = |ev: RunEvent, records: &mut Vec<ResultRecord>| {
+        if let RunEvent::Record(r) = &ev {
+            if let Err(e) = store.append(r) {
+                store_error.get_or_insert(e.into());
+            }
+            records.push((**r).clone());
+        }
+        console.event(&ev);
+    };
+    let interrupted = rt.block_on(async {
+        let run = runner::run(jobs, cfg, tx);
+        tokio::pin!(run);
+        let outcome = loop {
+            tokio::select! {
+                Some(ev) = rx.recv() => handle(ev, &mut records),
+                res = &mut run => break Some(res),
+                _ = tokio::signal::ctrl_c() => break None,
+            }
+        };
+        // Dropping the run aborts board tasks, which kills their QEMU children.
+        drop(run);
+        while let Ok(ev) = rx.try_recv() {
+            handle(ev, &mut records);
+        }
+        match outcome {
+            Some(Ok(host)) => {
+                for w in host.warnings {
+                    eprintln!("warning: {w}");
+                }
+                false
+            }
+            Some(Err(e)) => {
+                eprintln!("error: {e:#}");
+                false
+            }
+            None => true,
+        }
+    });
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    if let Some(e) = store_error {
+        eprintln!("error: {e:#} (the records are printed below, but not all were stored)");
+    }
+    if interrupted {
+        eprintln!("interrupted: {} record(s) saved in {}; partial results follow", records.len(), args.store.display());
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&records)?);
+    } else {
+        console::print_tables(&records);
+    }
+    let failed = records.iter().any(|r| matches!(r.entry, mcubench::results::Entry::Failure { .. }))
+        || records.iter().any(|r| matches!(&r.entry, mcubench::results::Entry::Check { passed: false, .. }));
+    Ok(if interrupted {
+        EXIT_INTERRUPTED
+    } else if failed {
+        EXIT_JOB_FAILED
+    } else {
+        EXIT_OK
+    })
+}

@@ -1,0 +1,450 @@
+//! `boards.yaml`: the board farm inventory, one entry per board.
+//!
+//! The raw file is parsed with serde (unknown fields are errors, so typos are caught), then
+//! validated; every error names the file, the line and the field.
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Errors from loading a boards file.
+#[derive(Debug, thiserror::Error)]
+pub enum BoardsError {
+    #[error("cannot read boards file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}:{line}: board '{board}': field '{field}': {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        board: String,
+        field: String,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+}
+
+/// The whole inventory.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BoardsFile {
+    pub boards: Vec<Board>,
+}
+
+/// One board of the farm.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Board {
+    /// Unique name, used on the command line and in results.
+    pub name: String,
+    /// How the harness reaches the board: `qemu`, `probe-rs` or `serial`.
+    pub kind: BoardKind,
+    /// QEMU settings (`kind: qemu`).
+    #[serde(default)]
+    pub qemu: Option<QemuSettings>,
+    /// Debug-probe settings (`kind: probe-rs`).
+    #[serde(default)]
+    pub probe: Option<ProbeSettings>,
+    /// Core, e.g. `cortex-m4`.
+    pub cpu: Cpu,
+    /// Rust target triple the firmware is built for.
+    pub target: String,
+    /// Firmware board-support package in `targets/firmware` (a cargo feature `board-<name>`).
+    pub support: String,
+    /// Core clock in Hz. On QEMU this is the clock the latency is derived with.
+    pub clock_hz: u64,
+    /// SysTick input clock in Hz (the firmware's microsecond timer).
+    pub systick_hz: u64,
+    /// The memory map the firmware is linked for.
+    pub memory: MemoryMap,
+    /// The flash/RAM budget of the part being imitated (real parts are smaller than the
+    /// emulated memories). Models that do not fit are refused before anything is built.
+    #[serde(default)]
+    pub budget: Option<Budget>,
+    /// Serial link settings.
+    #[serde(default)]
+    pub serial: SerialSettings,
+    /// Optional power model, for `modeled` energy figures.
+    #[serde(default)]
+    pub power: Option<PowerModel>,
+    /// Free text: what the board imitates, caveats.
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+/// How a board is reached. `qemu` is the emulated farm; `probe-rs` and `serial` describe
+/// real boards (flashed through a debug probe, or already flashed and reached over serial).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum BoardKind {
+    Qemu,
+    ProbeRs,
+    Serial,
+}
+
+impl BoardKind {
+    pub fn label(&self) -> &'static str {
+        match self {
+            BoardKind::Qemu => "qemu",
+            BoardKind::ProbeRs => "probe-rs",
+            BoardKind::Serial => "serial",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct QemuSettings {
+    /// `-M` machine, e.g. `mps2-an386`.
+    pub machine: String,
+    /// Extra command-line arguments.
+    #[serde(default)]
+    pub extra_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeSettings {
+    /// probe-rs chip name, e.g. `STM32L4R5ZITx`.
+    pub chip: String,
+    /// Probe selector `VID:PID[:SERIAL]`; the first probe when absent.
+    #[serde(default)]
+    pub selector: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SerialSettings {
+    /// Serial device path for real boards (e.g. `/dev/ttyACM0`); QEMU boards use a TCP socket.
+    #[serde(default)]
+    pub port: Option<String>,
+    #[serde(default = "default_baud")]
+    pub baud: u32,
+}
+
+impl Default for SerialSettings {
+    fn default() -> Self {
+        SerialSettings { port: None, baud: default_baud() }
+    }
+}
+
+fn default_baud() -> u32 {
+    115_200
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cpu {
+    CortexM0Plus,
+    CortexM3,
+    CortexM4,
+    CortexM7,
+    CortexM33,
+    CortexM55,
+}
+
+impl Cpu {
+    /// The Rust target triples that can run on this core.
+    pub fn compatible_targets(self) -> &'static [&'static str] {
+        match self {
+            Cpu::CortexM0Plus => &["thumbv6m-none-eabi"],
+            Cpu::CortexM3 => &["thumbv7m-none-eabi", "thumbv6m-none-eabi"],
+            Cpu::CortexM4 | Cpu::CortexM7 => &["thumbv7em-none-eabihf", "thumbv7em-none-eabi", "thumbv7m-none-eabi"],
+            Cpu::CortexM33 | Cpu::CortexM55 => &["thumbv8m.main-none-eabihf", "thumbv8m.main-none-eabi"],
+        }
+    }
+}
+
+impl fmt::Display for Cpu {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Cpu::CortexM0Plus => "Cortex-M0+",
+            Cpu::CortexM3 => "Cortex-M3",
+            Cpu::CortexM4 => "Cortex-M4",
+            Cpu::CortexM7 => "Cortex-M7",
+            Cpu::CortexM33 => "Cortex-M33",
+            Cpu::CortexM55 => "Cortex-M55",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryMap {
+    pub flash: Region,
+    pub ram: Region,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    pub origin: u64,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    pub flash: u64,
+    pub ram: u64,
+    /// The part whose budget this is, e.g. `STM32L4R5ZI`.
+    #[serde(default)]
+    pub part: Option<PartName>,
+}
+
+pub type PartName = String;
+
+/// Datasheet power figures, for `modeled` energy: P = voltage * (static + per-MHz current).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PowerModel {
+    pub voltage_v: f64,
+    pub active_ua_per_mhz: f64,
+    #[serde(default)]
+    pub static_ua: f64,
+    /// Where the figures come from (datasheet and table).
+    pub source: String,
+}
+
+impl Board {
+    /// What the budget check compares against: the imitated part's budget, else the memory map.
+    pub fn flash_budget(&self) -> u64 {
+        self.budget.map(|b| b.flash).unwrap_or(self.memory.flash.size)
+    }
+    pub fn ram_budget(&self) -> u64 {
+        self.budget.map(|b| b.ram).unwrap_or(self.memory.ram.size)
+    }
+}
+
+impl BoardsFile {
+    /// Loads and validates a boards file.
+    pub fn load(path: &Path) -> Result<BoardsFile, BoardsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| BoardsError::Read { path: path.to_owned(), source })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates boards-file text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<BoardsFile, BoardsError> {
+        let file: BoardsFile = serde_yaml::from_str(text).map_err(|e| {
+            let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+            BoardsError::Syntax { path: path.to_owned(), line, column, message: e.to_string() }
+        })?;
+        file.validate(text, path)?;
+        Ok(file)
+    }
+
+    fn validate(&self, text: &str, path: &Path) -> Result<(), BoardsError> {
+        if self.boards.is_empty() {
+            return Err(BoardsError::File { path: path.to_owned(), message: "no boards listed under 'boards:'".into() });
+        }
+        let mut seen = BTreeSet::new();
+        for board in &self.boards {
+            let invalid = |field: &str, message: String| BoardsError::Invalid {
+                path: path.to_owned(),
+                line: line_of_board(text, &board.name, field),
+                board: board.name.clone(),
+                field: field.to_owned(),
+                message,
+            };
+            if board.name.is_empty() || !board.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                return Err(invalid("name", "use letters, digits, '-', '_' or '.'".into()));
+            }
+            if !seen.insert(board.name.as_str()) {
+                return Err(invalid("name", "duplicate board name".into()));
+            }
+            if !board.cpu.compatible_targets().contains(&board.target.as_str()) {
+                return Err(invalid(
+                    "target",
+                    format!("'{}' cannot run on a {}; use one of: {}", board.target, board.cpu, board.cpu.compatible_targets().join(", ")),
+                ));
+            }
+            if board.clock_hz == 0 {
+                return Err(invalid("clock_hz", "must be greater than zero".into()));
+            }
+            if board.systick_hz == 0 {
+                return Err(invalid("systick_hz", "must be greater than zero".into()));
+            }
+            for (field, region) in [("memory.flash", board.memory.flash), ("memory.ram", board.memory.ram)] {
+                if region.size == 0 {
+                    return Err(invalid(field, "size must be greater than zero".into()));
+                }
+                if region.origin.checked_add(region.size).map_or(true, |end| end > 1 << 32) {
+                    return Err(invalid(field, format!("origin {:#x} + size {:#x} leaves the 32-bit address space", region.origin, region.size)));
+                }
+            }
+            let (f, r) = (board.memory.flash, board.memory.ram);
+            if f.origin < r.origin + r.size && r.origin < f.origin + f.size {
+                return Err(invalid("memory", "flash and RAM regions overlap".into()));
+            }
+            if let Some(budget) = board.budget {
+                if budget.flash > f.size {
+                    return Err(invalid("budget.flash", format!("{} bytes is more than the flash region ({} bytes)", budget.flash, f.size)));
+                }
+                if budget.ram > r.size {
+                    return Err(invalid("budget.ram", format!("{} bytes is more than the RAM region ({} bytes)", budget.ram, r.size)));
+                }
+            }
+            match board.kind {
+                BoardKind::Qemu => match &board.qemu {
+                    None => return Err(invalid("qemu", "a qemu board needs 'qemu: { machine: ... }'".into())),
+                    Some(q) if q.machine.is_empty() => {
+                        return Err(invalid("qemu.machine", "must name a QEMU machine, e.g. mps2-an386".into()))
+                    }
+                    _ => {}
+                },
+                BoardKind::ProbeRs if board.probe.is_none() => {
+                    return Err(invalid("probe", "a probe-rs board needs 'probe: { chip: ... }'".into()));
+                }
+                BoardKind::Serial if board.serial.port.is_none() => {
+                    return Err(invalid("serial.port", "a serial board needs a port".into()));
+                }
+                _ => {}
+            }
+            if let Some(power) = &board.power {
+                if !(power.voltage_v > 0.0) || power.active_ua_per_mhz < 0.0 || power.static_ua < 0.0 {
+                    return Err(invalid("power", "voltage must be positive and currents non-negative".into()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn find(&self, name: &str) -> Option<&Board> {
+        self.boards.iter().find(|b| b.name == name)
+    }
+}
+
+/// Best-effort line number of `field` within the entry for board `name` (1-based); the line of
+/// the board's name when the field is not written out.
+fn line_of_board(text: &str, name: &str, field: &str) -> usize {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.iter().position(|l| {
+        let t = l.trim_start().trim_start_matches("- ").trim();
+        t.strip_prefix("name:").map(|v| v.trim().trim_matches(['"', '\'']) == name).unwrap_or(false)
+    });
+    let Some(start) = start else { return 0 };
+    let key = field.rsplit('.').next().unwrap_or(field);
+    for (i, l) in lines.iter().enumerate().skip(start + 1) {
+        let t = l.trim_start();
+        if t.starts_with("- name:") || t.starts_with("-  name:") {
+            break;
+        }
+        if t.trim_start_matches("- ").starts_with(&format!("{key}:")) {
+            return i + 1;
+        }
+    }
+    start + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+boards:
+  - name: m4
+    kind: qemu
+    qemu: { machine: mps2-an386 }
+    cpu: cortex-m4
+    target: thumbv7em-none-eabihf
+    support: mps2
+    clock_hz: 25000000
+    systick_hz: 25000000
+    memory:
+      flash: { origin: 0x0, size: 0x400000 }
+      ram: { origin: 0x20000000, size: 0x400000 }
+"#;
+
+    fn parse(text: &str) -> Result<BoardsFile, BoardsError> {
+        BoardsFile::parse(text, Path::new("boards.yaml"))
+    }
+
+    #[test]
+    fn parses_a_good_file() {
+        let f = parse(GOOD).unwrap();
+        assert_eq!(f.boards[0].cpu, Cpu::CortexM4);
+        assert_eq!(f.boards[0].memory.ram.origin, 0x2000_0000);
+        assert_eq!(f.boards[0].kind, BoardKind::Qemu);
+        assert_eq!(f.boards[0].qemu.as_ref().unwrap().machine, "mps2-an386");
+    }
+
+    #[test]
+    fn unknown_field_names_line_and_field() {
+        let text = GOOD.replace("clock_hz: 25000000", "clock_hz: 25000000\n    clok: 3");
+        let msg = parse(&text).unwrap_err().to_string();
+        assert!(msg.starts_with("boards.yaml:"), "{msg}");
+        assert!(msg.contains("clok"), "{msg}");
+        assert!(msg.contains(":10:") || msg.contains(":11:"), "{msg}");
+    }
+
+    #[test]
+    fn missing_field_is_named() {
+        let text = GOOD.replace("    support: mps2\n", "");
+        let msg = parse(&text).unwrap_err().to_string();
+        assert!(msg.contains("missing field `support`"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_is_a_syntax_error_with_line() {
+        let text = GOOD.replace("clock_hz: 25000000", "clock_hz: fast");
+        let err = parse(&text).unwrap_err();
+        match err {
+            BoardsError::Syntax { line, .. } => assert_eq!(line, 10),
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn incompatible_target_names_board_field_and_line() {
+        let text = GOOD.replace("target: thumbv7em-none-eabihf", "target: thumbv6m-none-eabi");
+        let msg = parse(&text).unwrap_err().to_string();
+        assert_eq!(
+            msg,
+            "boards.yaml:8: board 'm4': field 'target': 'thumbv6m-none-eabi' cannot run on a Cortex-M4; use one of: thumbv7em-none-eabihf, thumbv7em-none-eabi, thumbv7m-none-eabi"
+        );
+    }
+
+    #[test]
+    fn duplicate_names_and_overlaps_are_refused() {
+        let two = format!("{GOOD}{}", GOOD.replace("boards:\n", ""));
+        assert!(parse(&two).unwrap_err().to_string().contains("duplicate board name"));
+        let overlap = GOOD.replace("origin: 0x20000000", "origin: 0x100000");
+        assert!(parse(&overlap).unwrap_err().to_string().contains("overlap"));
+    }
+
+    #[test]
+    fn budget_larger_than_region_is_refused() {
+        let text = GOOD.replace("      ram: { origin: 0x20000000, size: 0x400000 }", "      ram: { origin: 0x20000000, size: 0x400000 }\n    budget: { flash: 0x800000, ram: 0x1000 }");
+        let msg = parse(&text).unwrap_err().to_string();
+        assert!(msg.contains("budget.flash"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_kind_and_empty_file() {
+        let msg = parse(&GOOD.replace("kind: qemu", "kind: jtag")).unwrap_err().to_string();
+        assert!(msg.contains("jtag"), "{msg}");
+        assert!(parse("boards: []").unwrap_err().to_string().contains("no boards"));
+        assert!(parse("").is_err());
+    }
+
+    #[test]
+    fn the_default_inventory_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards.yaml");
+        let f = BoardsFile::load(&path).unwrap();
+        assert!(f.boards.len() >= 3);
+        let cpus: BTreeSet<Cpu> = f.boards.iter().map(|b| b.cpu).collect();
+        assert!(cpus.len() >= 3, "the default farm covers three different cores");
+    }
+}

@@ -1,0 +1,4 @@
+//! Configuration files: the board farm inventory (`boards.yaml`).
+mod boards;
+
+pub use boards::*;

@@ -1,0 +1,8 @@
+//! The `mcubench` command line.
+mod cli;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    cli::main()
+}

@@ -1,0 +1,89 @@
+//! Suite planning: which jobs (board x framework x workload) a run does.
+use crate::config::{Board, BoardsFile};
+use mcubench_workloads::workload::{self, Workload};
+
+/// The frameworks the harness can build today.
+pub const REFERENCE_RUNTIME: &str = "reference-runtime";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("unknown board '{name}'; boards in {file}: {known}")]
+    UnknownBoard { name: String, file: String, known: String },
+    #[error("unknown workload '{id}'; known workloads: {known}")]
+    UnknownWorkload { id: String, known: String },
+    #[error("unknown framework '{name}'; available: {REFERENCE_RUNTIME}")]
+    UnknownFramework { name: String },
+    #[error("the selection leaves no jobs to run")]
+    Empty,
+}
+
+/// One unit of work: a workload through a framework on a board.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub board: Board,
+    pub framework: String,
+    pub workload: &'static Workload,
+}
+
+/// What the user selected; empty lists mean "the defaults".
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub boards: Vec<String>,
+    pub frameworks: Vec<String>,
+    pub workloads: Vec<String>,
+}
+
+/// The default suite: the anomaly-detection model, the first workload whose operators the
+/// reference runtime covers end to end.
+pub const DEFAULT_WORKLOADS: &[&str] = &["ad01"];
+
+/// Expands a selection into jobs, grouped by board (the scheduler runs one task per board).
+pub fn plan(boards: &BoardsFile, file: &str, sel: &Selection) -> Result<Vec<Job>, PlanError> {
+    let chosen_boards: Vec<&Board> = if sel.boards.is_empty() {
+        boards.boards.iter().collect()
+    } else {
+        sel.boards
+            .iter()
+            .map(|name| {
+                boards.find(name).ok_or_else(|| PlanError::UnknownBoard {
+                    name: name.clone(),
+                    file: file.to_owned(),
+                    known: boards.boards.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join(", "),
+                })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let frameworks: Vec<String> =
+        if sel.frameworks.is_empty() { vec![REFERENCE_RUNTIME.to_owned()] } else { sel.frameworks.clone() };
+    for f in &frameworks {
+        if f != REFERENCE_RUNTIME {
+            return Err(PlanError::UnknownFramework { name: f.clone() });
+        }
+    }
+    let ids: Vec<String> = if sel.workloads.is_empty() {
+        DEFAULT_WORKLOADS.iter().map(|s| s.to_string()).collect()
+    } else {
+        sel.workloads.clone()
+    };
+    let workloads: Vec<&'static Workload> = ids
+        .iter()
+        .map(|id| {
+            workload::by_id(id).ok_or_else(|| PlanError::UnknownWorkload {
+                id: id.clone(),
+                known: workload::all().iter().map(|w| w.id).collect::<Vec<_>>().join(", "),
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let mut jobs = Vec::new();
+    for board in chosen_boards {
+        for framework in &frameworks {
+            for w in &workloads {
+                jobs.push(Job { board: board.clone(), framework: framework.clone(), workload: w });
+            }
+        }
+    }
+    if jobs.is_empty() {
+        return Err(PlanError::Empty);
+    }
+    Ok(jobs)
+}

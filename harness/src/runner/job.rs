@@ -1,0 +1,242 @@
+//! One job on one board: sizes from the ELF, then a QEMU session that checks the output
+//! against the goldens bit for bit and measures the timed windows.
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::{failure, record, HostInfo, ReadyJob, RunConfig};
+use crate::build::elf;
+use crate::config::BoardKind;
+use crate::events::RunEvent;
+use crate::protocol::{ClientConfig, DutClient};
+use crate::results::*;
+use crate::session::qemu::{QemuLaunch, QemuSession};
+use mcubench_workloads::workload::InputFormat;
+
+/// Runs a job to the end, turning every outcome into records; never fails itself.
+pub(crate) async fn run_job(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &UnboundedSender<RunEvent>) {
+    let started = Instant::now();
+    let key = r.job.key();
+    let _ = events.send(RunEvent::JobStarted { job: key.clone() });
+    let emit = |entry: Entry| {
+        let _ = events.send(record(cfg, host, &r.job, Some(&r.firmware), entry));
+    };
+    let metric = |metric: Metric, value: f64, unit: &str, source: Source, note: Option<String>| {
+        emit(Entry::Metric { metric, value, unit: unit.into(), source, note })
+    };
+
+    // Static figures first: they stand even if the board fails later.
+    metric(Metric::ModelBytes, r.model.imported.blob.len() as f64, "bytes", Source::Measured, None);
+    metric(Metric::Macs, r.model.imported.macs as f64, "MACs", Source::Measured, None);
+    match elf::sizes(&r.firmware.elf, &r.job.board.memory) {
+        Ok(s) => {
+            metric(Metric::FlashBytes, s.flash as f64, "bytes", Source::Measured, None);
+            metric(Metric::StaticRamBytes, s.static_ram as f64, "bytes", Source::Measured, None);
+        }
+        Err(e) => {
+            let _ = events.send(failure(cfg, host, &r.job, Some(&r.firmware), "elf", e.to_string()));
+        }
+    }
+
+    let ok = match tokio::time::timeout(cfg.timeouts.job, measure(cfg, host, r, events)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            let (stage, msg) = split_stage(&e);
+            let _ = events.send(failure(cfg, host, &r.job, Some(&r.firmware), &stage, msg));
+            false
+        }
+        Err(_) => {
+            let msg = format!("the job did not finish within {:?}; the board was stopped", cfg.timeouts.job);
+            let _ = events.send(failure(cfg, host, &r.job, Some(&r.firmware), "timeout", msg));
+            false
+        }
+    };
+    let _ = events.send(RunEvent::JobFinished { job: key, ok, elapsed: started.elapsed() });
+}
+
+/// An error tagged with the stage it happened in.
+#[derive(Debug)]
+struct StageError {
+    stage: &'static str,
+}
+impl std::fmt::Display for StageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.stage)
+    }
+}
+
+trait Stage<T> {
+    fn stage(self, stage: &'static str) -> anyhow::Result<T>;
+}
+impl<T, E: Into<anyhow::Error>> Stage<T> for Result<T, E> {
+    fn stage(self, stage: &'static str) -> anyhow::Result<T> {
+        self.map_err(|e| e.into().context(StageError { stage }))
+    }
+}
+
+fn split_stage(e: &anyhow::Error) -> (String, String) {
+    let stage = e.chain().find_map(|c| c.downcast_ref::<StageError>()).map(|s| s.stage).unwrap_or("session");
+    let msg: Vec<String> = e.chain().filter(|c| c.downcast_ref::<StageError>().is_none()).map(|c| c.to_string()).collect();
+    (stage.to_string(), msg.join(": "))
+}
+
+async fn measure(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &UnboundedSender<RunEvent>) -> anyhow::Result<()> {
+    let job = &r.job;
+    if job.board.kind != BoardKind::Qemu {
+        bail!("{} boards are not supported by this version yet", job.board.kind.label());
+    }
+    let step = |s: String| {
+        let _ = events.send(RunEvent::JobStep { job: job.key(), step: s });
+    };
+    let emit = |entry: Entry| {
+        let _ = events.send(record(cfg, host, job, Some(&r.firmware), entry));
+    };
+    let workdir = cfg.paths.cache.join("sessions").join(&cfg.run_id).join(format!("{}-{}", job.board.name, job.workload.id));
+    step("starting QEMU".into());
+    let (mut session, stream) = QemuSession::start(QemuLaunch {
+        board: &job.board,
+        elf: &r.firmware.elf,
+        plugin: host.plugin.as_deref(),
+        workdir: &workdir,
+        connect_timeout: cfg.timeouts.boot,
+    })
+    .await
+    .stage("boot")?;
+    let result = drive(cfg, r, &mut session, stream, &step, &emit).await;
+    let result = match (result, session.exited()) {
+        (Err(e), Some(status)) => Err(e.context(format!("QEMU exited: {status}"))),
+        (r, _) => r,
+    };
+    session.shutdown().await;
+    result
+}
+
+async fn drive(
+    cfg: &RunConfig,
+    r: &ReadyJob,
+    session: &mut QemuSession,
+    stream: tokio::net::TcpStream,
+    step: &dyn Fn(String),
+    emit: &dyn Fn(Entry),
+) -> anyhow::Result<()> {
+    let job = &r.job;
+    let w = job.workload;
+    let client_cfg = ClientConfig {
+        line_timeout: cfg.timeouts.line,
+        infer_timeout: cfg.timeouts.infer,
+        ..ClientConfig::default()
+    };
+    let mut dut = DutClient::new(stream, client_cfg);
+    tokio::time::timeout(cfg.timeouts.boot, dut.wait_boot())
+        .await
+        .map_err(|_| anyhow::anyhow!("no m-ready within {:?} of boot", cfg.timeouts.boot))
+        .and_then(|r| r.map_err(anyhow::Error::from))
+        .stage("boot")?;
+    let profile = dut.profile().await.stage("profile")?;
+    if profile.model_id.as_deref() != Some(w.id) {
+        bail!(
+            "the firmware reports model {:?}, expected '{}' (wrong firmware flashed?)",
+            profile.model_id.unwrap_or_default(),
+            w.id
+        );
+    }
+    let input = &r.model.imported.input;
+    let goldens = mcubench_workloads::workload::goldens(w.id).unwrap_or_default();
+
+    // Correctness: every output byte against the TFLite Micro goldens.
+    for g in goldens.iter().take(cfg.golden_checks) {
+        step(format!("golden check, seed {}", g.seed));
+        let bytes = encode_input(w.input_format, &g.input, input.scale, input.zero_point);
+        dut.load_input(&bytes).await.stage("upload")?;
+        let report = dut.infer(1, 0).await.stage("infer")?;
+        if session.has_counter() {
+            session.next_window(cfg.timeouts.line).await.stage("count")?;
+        }
+        let out = report.output.as_deref().context("the firmware sent no m-mcubench-output line").stage("golden")?;
+        let differing = out.iter().zip(&g.output).filter(|(a, b)| a != b).count() + out.len().abs_diff(g.output.len());
+        emit(Entry::Check {
+            check: "golden".into(),
+            passed: differing == 0,
+            detail: format!("seed {}: {differing} of {} output bytes differ", g.seed, g.output.len()),
+        });
+    }
+
+    // Performance: the timed windows.
+    let runs = cfg.runs.unwrap_or(w.default_runs).max(1);
+    let warmups = cfg.warmups.unwrap_or(w.default_warmups);
+    let perf_input: Vec<i8> = match goldens.first() {
+        Some(g) => g.input.clone(),
+        None => (0..input.len).map(|i| ((i * 37 + 11) % 256) as u8 as i8).collect(),
+    };
+    let bytes = encode_input(w.input_format, &perf_input, input.scale, input.zero_point);
+    let upload_started = Instant::now();
+    dut.load_input(&bytes).await.stage("upload")?;
+    let upload = upload_started.elapsed();
+    emit(Entry::Metric {
+        metric: Metric::HostUploadMs,
+        value: ms(upload),
+        unit: "ms".into(),
+        source: Source::Measured,
+        note: Some(format!("host wall time, {} bytes in db commands", bytes.len())),
+    });
+    let clock = job.board.clock_hz as f64;
+    for window in 0..cfg.windows.max(1) {
+        step(format!("window {}/{}: infer {runs} {warmups}", window + 1, cfg.windows.max(1)));
+        let started = Instant::now();
+        let report = dut.infer(runs, warmups).await.stage("infer")?;
+        let host_ms = ms(started.elapsed());
+        let (instructions, note) = if session.has_counter() {
+            let n = session.next_window(cfg.timeouts.line).await.stage("count")?;
+            (n as f64 / runs as f64, format!("QEMU plugin: exact retired instructions in the window / {runs} runs"))
+        } else {
+            let ticks = report.ticks.context("no m-mcubench-ticks line and no counting plugin").stage("count")?;
+            let per_tick = 1e9 / job.board.systick_hz as f64;
+            (ticks as f64 * per_tick / runs as f64, format!("-icount shift=0 SysTick ticks x {per_tick} / {runs} runs (+-{per_tick} instructions)"))
+        };
+        emit(Entry::Metric { metric: Metric::Instructions, value: instructions, unit: "instructions".into(), source: Source::Emulated, note: Some(note) });
+        emit(Entry::Metric {
+            metric: Metric::LatencyMs,
+            value: instructions / clock * 1e3,
+            unit: "ms".into(),
+            source: Source::Modeled,
+            note: Some(format!("instructions / {} MHz clock, assuming 1 instruction per cycle", clock / 1e6)),
+        });
+        if let Some(us) = report.elapsed_us() {
+            emit(Entry::Metric {
+                metric: Metric::DeviceTimerUs,
+                value: us as f64 / runs as f64,
+                unit: "us".into(),
+                source: Source::Emulated,
+                note: Some("m-lap-us difference in QEMU virtual time (-icount shift=0: 1 ns per instruction)".into()),
+            });
+        }
+        emit(Entry::Metric { metric: Metric::HostInferMs, value: host_ms, unit: "ms".into(), source: Source::Measured, note: Some(format!("host wall time of 'infer {runs} {warmups}'")) });
+        if window == 0 {
+            if let Some((used, _painted)) = report.stack {
+                emit(Entry::Metric { metric: Metric::StackBytes, value: used as f64, unit: "bytes".into(), source: Source::Emulated, note: None });
+            }
+            if let Some((used, _total)) = report.arena {
+                emit(Entry::Metric { metric: Metric::ArenaBytes, value: used as f64, unit: "bytes".into(), source: Source::Emulated, note: None });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Encodes an int8 input tensor the way the MLPerf Tiny runner sends it over `db`: float32
+/// (dequantized, so that the firmware's quantization gives back exactly these int8 values),
+/// uint8 (int8 + 128) or int8.
+pub fn encode_input(format: InputFormat, input: &[i8], scale: f32, zero_point: i32) -> Vec<u8> {
+    match format {
+        InputFormat::Int8 => input.iter().map(|&q| q as u8).collect(),
+        InputFormat::Uint8 => input.iter().map(|&q| (q as i16 + 128) as u8).collect(),
+        InputFormat::Float32Le => {
+            input.iter().flat_map(|&q| (((q as i32 - zero_point) as f32) * scale).to_le_bytes()).collect()
+        }
+    }
+}

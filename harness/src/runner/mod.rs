@@ -1,0 +1,233 @@
+//! The scheduler: build every firmware once, then one tokio task per board runs that board's
+//! jobs in order while boards run in parallel. Everything observable leaves as a
+//! [`RunEvent`]; a failing job becomes a failure record and the run goes on.
+mod job;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::build::{self, firmware::Firmware, model::PreparedModel, Paths};
+use crate::events::RunEvent;
+use crate::plan::Job;
+use crate::results::*;
+
+pub use job::encode_input;
+
+/// Settings of one run.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub paths: Paths,
+    pub run_id: String,
+    /// Inferences per timed window; the workload's default when `None`.
+    pub runs: Option<u32>,
+    /// Warm-up inferences before each window; the workload's default when `None`.
+    pub warmups: Option<u32>,
+    /// Timed windows per job (MLPerf Tiny uses 5 on silicon; emulated counts are exact, so
+    /// 2 suffice to show they repeat).
+    pub windows: u32,
+    /// How many golden inputs to check bit for bit on the device.
+    pub golden_checks: usize,
+    /// Load the instruction-counting plugin (else `-icount` + SysTick).
+    pub use_plugin: bool,
+    pub timeouts: Timeouts,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub boot: Duration,
+    pub line: Duration,
+    pub infer: Duration,
+    /// Upper bound for a whole job on a board.
+    pub job: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            boot: Duration::from_secs(10),
+            line: Duration::from_secs(5),
+            infer: Duration::from_secs(60),
+            job: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What was found about the host before the run.
+#[derive(Debug, Clone)]
+pub struct HostInfo {
+    pub rustc: String,
+    pub qemu: Option<String>,
+    pub git_revision: Option<String>,
+    pub plugin: Option<PathBuf>,
+    pub warnings: Vec<String>,
+}
+
+/// A job ready to run on its board.
+#[derive(Clone)]
+pub(crate) struct ReadyJob {
+    pub job: Job,
+    pub model: Arc<PreparedModel>,
+    pub firmware: Firmware,
+}
+
+/// Runs the jobs; returns when every board task has finished.
+pub async fn run(jobs: Vec<Job>, cfg: RunConfig, events: UnboundedSender<RunEvent>) -> anyhow::Result<HostInfo> {
+    let host = probe_host(&cfg, &events).await;
+    let emit = |e: RunEvent| {
+        let _ = events.send(e);
+    };
+
+    // Build phase: sequential, because every build already uses all cores.
+    let mut models: BTreeMap<&str, Result<Arc<PreparedModel>, String>> = BTreeMap::new();
+    let mut ready: Vec<ReadyJob> = Vec::new();
+    for job in &jobs {
+        let key = job.key();
+        let model = models
+            .entry(job.workload.id)
+            .or_insert_with(|| {
+                let started = Instant::now();
+                let what = format!("import {} ({})", job.workload.id, job.workload.model_file);
+                emit(RunEvent::BuildStarted { what: what.clone() });
+                let r = build::model::prepare(job.workload, &cfg.paths.models, &cfg.paths.cache)
+                    .map(Arc::new)
+                    .map_err(|e| format!("{e:#}"));
+                emit(RunEvent::BuildFinished { what, cached: false, elapsed: started.elapsed() });
+                r
+            })
+            .clone();
+        let model = match model {
+            Ok(m) => m,
+            Err(message) => {
+                emit(failure(&cfg, &host, job, None, "import", message));
+                continue;
+            }
+        };
+        if let Err(e) = model.imported.check_fits(job.board.flash_budget(), job.board.ram_budget()) {
+            let part = job.board.budget.and_then(|b| b.part.clone()).map(|p| format!(" ({p} budget)")).unwrap_or_default();
+            emit(failure(&cfg, &host, job, None, "fit", format!("does not fit {}{part}: {e}", job.board.name)));
+            continue;
+        }
+        let what = format!("firmware {} / {} / {}", job.board.name, job.framework, job.workload.id);
+        emit(RunEvent::BuildStarted { what: what.clone() });
+        let started = Instant::now();
+        match build::firmware::build(&cfg.paths.root, &cfg.paths.cache, &job.board, job.workload, &model, &host.rustc).await {
+            Ok(firmware) => {
+                emit(RunEvent::BuildFinished { what, cached: firmware.cached, elapsed: started.elapsed() });
+                ready.push(ReadyJob { job: job.clone(), model, firmware });
+            }
+            Err(e) => {
+                emit(RunEvent::BuildFinished { what, cached: false, elapsed: started.elapsed() });
+                emit(failure(&cfg, &host, job, None, "build", format!("{e:#}")));
+            }
+        }
+        let _ = key;
+    }
+
+    // Measure phase: one task per board.
+    let mut by_board: BTreeMap<String, Vec<ReadyJob>> = BTreeMap::new();
+    for r in ready {
+        by_board.entry(r.job.board.name.clone()).or_default().push(r);
+    }
+    let cfg = Arc::new(cfg);
+    let host_arc = Arc::new(host.clone());
+    let mut tasks = tokio::task::JoinSet::new();
+    for (_, board_jobs) in by_board {
+        let cfg = cfg.clone();
+        let host = host_arc.clone();
+        let events = events.clone();
+        tasks.spawn(async move {
+            for r in board_jobs {
+                job::run_job(&cfg, &host, &r, &events).await;
+            }
+        });
+    }
+    while let Some(res) = tasks.join_next().await {
+        if let Err(e) = res {
+            if e.is_panic() {
+                anyhow::bail!("a board task panicked: {e}");
+            }
+        }
+    }
+    Ok(host)
+}
+
+/// Finds toolchain and emulator versions and builds the counting plugin.
+async fn probe_host(cfg: &RunConfig, events: &UnboundedSender<RunEvent>) -> HostInfo {
+    let mut warnings = Vec::new();
+    let rustc = build::firmware::rustc_version().await;
+    let qemu = match crate::session::qemu::version().await {
+        Ok(v) => Some(v),
+        Err(e) => {
+            warnings.push(format!("{e:#}"));
+            None
+        }
+    };
+    let git_revision = tokio::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(&cfg.paths.root)
+        .output()
+        .await
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let mut plugin = None;
+    if cfg.use_plugin {
+        let major = qemu.as_deref().and_then(crate::session::qemu::major_version);
+        if major.map_or(false, |m| m >= 10) {
+            let what = "QEMU instruction-counting plugin".to_string();
+            let _ = events.send(RunEvent::BuildStarted { what: what.clone() });
+            let started = Instant::now();
+            match build::plugin::build(&cfg.paths.root, &cfg.paths.cache).await {
+                Ok(p) => plugin = Some(p),
+                Err(e) => warnings.push(format!("{e:#}; counting with -icount and SysTick instead (40-instruction resolution)")),
+            }
+            let _ = events.send(RunEvent::BuildFinished { what, cached: false, elapsed: started.elapsed() });
+        } else if qemu.is_some() {
+            warnings.push(format!(
+                "{} cannot load the counting plugin (QEMU 10 needed: run scripts/setup.sh); counting with -icount and SysTick instead",
+                qemu.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    HostInfo { rustc, qemu, git_revision, plugin, warnings }
+}
+
+pub(crate) fn provenance(host: &HostInfo, job: &Job, firmware: Option<&Firmware>) -> Provenance {
+    Provenance {
+        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+        git_revision: host.git_revision.clone(),
+        firmware_sha256: firmware.map(|f| f.sha256.clone()),
+        framework_version: Some(format!("{}", env!("CARGO_PKG_VERSION"))),
+        toolchain: Some(host.rustc.clone()),
+        emulator: if job.board.kind == crate::config::BoardKind::Qemu { host.qemu.clone() } else { None },
+        cpu: job.board.cpu.to_string(),
+        target: job.board.target.clone(),
+        clock_hz: job.board.clock_hz,
+        board_kind: job.board.kind.label().to_string(),
+    }
+}
+
+pub(crate) fn record(cfg: &RunConfig, host: &HostInfo, job: &Job, firmware: Option<&Firmware>, entry: Entry) -> RunEvent {
+    RunEvent::Record(Box::new(ResultRecord {
+        schema: SCHEMA_VERSION,
+        run_id: cfg.run_id.clone(),
+        recorded_at: now_rfc3339(),
+        job: job.key(),
+        entry,
+        provenance: provenance(host, job, firmware),
+    }))
+}
+
+pub(crate) fn failure(cfg: &RunConfig, host: &HostInfo, job: &Job, fw: Option<&Firmware>, stage: &str, message: String) -> RunEvent {
+    record(cfg, host, job, fw, Entry::Failure { stage: stage.to_string(), message })
+}
+
+impl Job {
+    pub fn key(&self) -> JobKey {
+        JobKey { board: self.board.name.clone(), framework: self.framework.clone(), workload: self.workload.id.to_string() }
+    }
+}

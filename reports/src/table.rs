@@ -1,0 +1,258 @@
+//! The results table in the manner of the TinyML Platforms Benchmarking study: one table per
+//! workload, metrics down the side, one column per board x framework (clock in the header).
+//!
+//! Every cell is a figure with its source, or a label (`n/a`, `failed: ...`): never a blank
+//! and never a stand-in.
+use std::collections::{BTreeMap, BTreeSet};
+
+use tabled::builder::Builder;
+use tabled::settings::{object::Columns, Alignment, Style};
+
+use crate::record::{Entry, JobKey, Metric, ResultRecord, Source};
+
+/// A column: one board x framework for one workload.
+#[derive(Debug, Default)]
+struct Column {
+    header: String,
+    metrics: BTreeMap<Metric, Vec<(f64, Source, Option<String>)>>,
+    checks: BTreeMap<String, Vec<(bool, String)>>,
+    failures: Vec<(String, String)>,
+}
+
+impl Column {
+    fn median(&self, metric: Metric) -> Option<(f64, Source)> {
+        let values = self.metrics.get(&metric)?;
+        let source = values.first()?.1;
+        let mut v: Vec<f64> = values.iter().filter(|x| x.1 == source).map(|x| x.0).collect();
+        v.sort_by(f64::total_cmp);
+        let mid = v.len() / 2;
+        let m = if v.len() % 2 == 1 { v[mid] } else { (v[mid - 1] + v[mid]) / 2.0 };
+        Some((m, source))
+    }
+
+    fn spread(&self, metric: Metric) -> Option<(f64, f64, usize)> {
+        let values = self.metrics.get(&metric)?;
+        let min = values.iter().map(|x| x.0).fold(f64::INFINITY, f64::min);
+        let max = values.iter().map(|x| x.0).fold(f64::NEG_INFINITY, f64::max);
+        Some((min, max, values.len()))
+    }
+}
+
+/// How a metric row is shown.
+struct Row {
+    label: &'static str,
+    cell: fn(&Column) -> String,
+}
+
+fn kib(bytes: f64) -> String {
+    format!("{:.1}", bytes / 1024.0)
+}
+
+fn with_source(text: String, source: Source) -> String {
+    format!("{text} ({source})")
+}
+
+fn metric_cell(col: &Column, metric: Metric, fmt: fn(f64) -> String) -> String {
+    match col.median(metric) {
+        Some((v, s)) => with_source(fmt(v), s),
+        None if !col.failures.is_empty() => "failed".into(),
+        None => "n/a".into(),
+    }
+}
+
+fn group_thousands(v: f64) -> String {
+    let n = v.round() as i128;
+    let s = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if n < 0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+fn rows() -> Vec<Row> {
+    vec![
+        Row { label: "Model size, runtime format (KB)", cell: |c| metric_cell(c, Metric::ModelBytes, kib) },
+        Row { label: "MACs per inference", cell: |c| metric_cell(c, Metric::Macs, group_thousands) },
+        Row { label: "Flash, whole firmware (KB)", cell: |c| metric_cell(c, Metric::FlashBytes, kib) },
+        Row { label: "RAM static: data + bss (KB)", cell: |c| metric_cell(c, Metric::StaticRamBytes, kib) },
+        Row { label: "  of which arena, peak used (KB)", cell: |c| metric_cell(c, Metric::ArenaBytes, kib) },
+        Row { label: "RAM stack, peak (KB)", cell: |c| metric_cell(c, Metric::StackBytes, kib) },
+        Row {
+            label: "RAM total: static + stack (KB)",
+            cell: |c| match (c.median(Metric::StaticRamBytes), c.median(Metric::StackBytes)) {
+                (Some((a, sa)), Some((b, sb))) if sa == sb => with_source(kib(a + b), sa),
+                (Some((a, _)), Some((b, _))) => format!("{} (mixed sources)", kib(a + b)),
+                _ if !c.failures.is_empty() => "failed".into(),
+                _ => "n/a".into(),
+            },
+        },
+        Row { label: "Instructions per inference", cell: |c| metric_cell(c, Metric::Instructions, group_thousands) },
+        Row {
+            label: "Instructions per MAC",
+            cell: |c| match (c.median(Metric::Instructions), c.median(Metric::Macs)) {
+                (Some((i, s)), Some((m, _))) if m > 0.0 => with_source(format!("{:.2}", i / m), s),
+                _ if !c.failures.is_empty() => "failed".into(),
+                _ => "n/a".into(),
+            },
+        },
+        Row { label: "Cycles per inference", cell: |c| metric_cell(c, Metric::Cycles, group_thousands) },
+        Row { label: "Inference time (ms)", cell: |c| metric_cell(c, Metric::LatencyMs, |v| format!("{v:.3}")) },
+        Row { label: "Energy per inference (uJ)", cell: |c| metric_cell(c, Metric::EnergyUj, |v| format!("{v:.1}")) },
+        Row {
+            label: "Output vs TFLM golden",
+            cell: |c| match c.checks.get("golden") {
+                Some(v) => {
+                    let passed = v.iter().filter(|x| x.0).count();
+                    format!("{passed}/{} bit exact", v.len())
+                }
+                None if !c.failures.is_empty() => "failed".into(),
+                None => "n/a".into(),
+            },
+        },
+        Row {
+            label: "Count repeatable across windows",
+            cell: |c| match c.spread(Metric::Instructions).or_else(|| c.spread(Metric::Cycles)) {
+                Some((min, max, n)) if n > 1 => {
+                    if min == max { format!("yes, {n} windows identical") } else { format!("no, spread {}", group_thousands(max - min)) }
+                }
+                Some(_) => "1 window".into(),
+                None if !c.failures.is_empty() => "failed".into(),
+                None => "n/a".into(),
+            },
+        },
+        Row { label: "Host: input upload (ms)", cell: |c| metric_cell(c, Metric::HostUploadMs, |v| format!("{v:.1}")) },
+        Row { label: "Host: infer round trip (ms)", cell: |c| metric_cell(c, Metric::HostInferMs, |v| format!("{v:.1}")) },
+    ]
+}
+
+/// One rendered table per workload, in workload order of first appearance.
+pub struct WorkloadTable {
+    pub workload: String,
+    pub text: String,
+    pub failures: Vec<String>,
+}
+
+/// Builds the study-style tables from a run's records.
+pub fn workload_tables(records: &[ResultRecord]) -> Vec<WorkloadTable> {
+    let mut order: Vec<String> = Vec::new();
+    let mut columns: BTreeMap<String, BTreeMap<(String, String), Column>> = BTreeMap::new();
+    for r in records {
+        if !order.contains(&r.job.workload) {
+            order.push(r.job.workload.clone());
+        }
+        let JobKey { board, framework, workload } = &r.job;
+        let col = columns.entry(workload.clone()).or_default().entry((board.clone(), framework.clone())).or_default();
+        if col.header.is_empty() {
+            let mhz = r.provenance.clock_hz as f64 / 1e6;
+            let version = r.provenance.framework_version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
+            col.header = format!("{board}\n{} @ {mhz} MHz\n{framework}{version}", r.provenance.cpu);
+        }
+        match &r.entry {
+            Entry::Metric { metric, value, source, note, .. } => {
+                col.metrics.entry(*metric).or_default().push((*value, *source, note.clone()))
+            }
+            Entry::Check { check, passed, detail } => col.checks.entry(check.clone()).or_default().push((*passed, detail.clone())),
+            Entry::Failure { stage, message } => col.failures.push((stage.clone(), message.clone())),
+        }
+    }
+    let mut out = Vec::new();
+    for workload in order {
+        let cols = &columns[&workload];
+        let mut builder = Builder::default();
+        let mut header = vec![format!("Metric ({workload})")];
+        header.extend(cols.values().map(|c| c.header.clone()));
+        builder.push_record(header);
+        for row in rows() {
+            let mut line = vec![row.label.to_string()];
+            line.extend(cols.values().map(|c| (row.cell)(c)));
+            builder.push_record(line);
+        }
+        let mut table = builder.build();
+        table.with(Style::modern()).modify(Columns::new(1..), Alignment::right());
+        let failures = cols
+            .iter()
+            .flat_map(|((board, fw), c)| c.failures.iter().map(move |(stage, msg)| format!("{board} / {fw}: {stage}: {msg}")))
+            .collect();
+        out.push(WorkloadTable { workload, text: table.to_string(), failures });
+    }
+    out
+}
+
+/// The notes printed under the tables: what each source label means.
+pub fn legend(records: &[ResultRecord]) -> Vec<String> {
+    let sources: BTreeSet<Source> = records.iter().filter_map(|r| r.metric().map(|m| m.2)).collect();
+    let mut notes = Vec::new();
+    let mut derived: BTreeSet<String> = BTreeSet::new();
+    for r in records {
+        if let Entry::Metric { metric, note: Some(note), .. } = &r.entry {
+            derived.insert(format!("{}: {note}", metric.name()));
+        }
+    }
+    for s in sources {
+        notes.push(match s {
+            Source::Measured => "measured: read from the firmware ELF or measured on silicon".into(),
+            Source::Emulated => "emulated: counted on QEMU (instructions are exact and repeatable; QEMU has no cycle timing)".into(),
+            Source::Modeled => "modeled: computed from a model, not measured (see the notes below)".into(),
+            Source::Published => "published: from a publication".into(),
+        });
+    }
+    notes.extend(derived);
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Provenance, SCHEMA_VERSION};
+
+    fn rec(board: &str, entry: Entry) -> ResultRecord {
+        ResultRecord {
+            schema: SCHEMA_VERSION,
+            run_id: "r".into(),
+            recorded_at: "2026-01-01T00:00:00Z".into(),
+            job: JobKey { board: board.into(), framework: "reference-runtime".into(), workload: "ad01".into() },
+            entry,
+            provenance: Provenance { cpu: "Cortex-M4".into(), clock_hz: 25_000_000, ..Default::default() },
+        }
+    }
+
+    fn metric(metric: Metric, value: f64, source: Source) -> Entry {
+        Entry::Metric { metric, value, unit: "x".into(), source, note: None }
+    }
+
+    #[test]
+    fn cells_carry_their_source_and_failures_are_labelled() {
+        let records = vec![
+            rec("a", metric(Metric::Instructions, 1_234_567.0, Source::Emulated)),
+            rec("a", metric(Metric::Instructions, 1_234_567.0, Source::Emulated)),
+            rec("a", metric(Metric::Macs, 264_192.0, Source::Modeled)),
+            rec("a", Entry::Check { check: "golden".into(), passed: true, detail: String::new() }),
+            rec("b", Entry::Failure { stage: "boot".into(), message: "no m-ready within 10 s".into() }),
+        ];
+        let tables = workload_tables(&records);
+        assert_eq!(tables.len(), 1);
+        let t = &tables[0].text;
+        assert!(t.contains("1,234,567 (emulated)"), "{t}");
+        assert!(t.contains("yes, 2 windows identical"), "{t}");
+        assert!(t.contains("4.67 (emulated)"), "{t}");
+        assert!(t.contains("1/1 bit exact"), "{t}");
+        assert!(t.contains("failed"), "{t}");
+        assert!(t.contains("n/a"), "{t}");
+        assert_eq!(tables[0].failures, vec!["b / reference-runtime: boot: no m-ready within 10 s".to_string()]);
+    }
+
+    #[test]
+    fn thousands() {
+        assert_eq!(group_thousands(0.0), "0");
+        assert_eq!(group_thousands(999.0), "999");
+        assert_eq!(group_thousands(1000.0), "1,000");
+        assert_eq!(group_thousands(-1234567.0), "-1,234,567");
+    }
+}
