@@ -1,0 +1,2 @@
+//! Peripheral drivers shared by board modules.
+pub mod cmsdk_uart;

@@ -1,0 +1,383 @@
+//! The MLPerf Tiny DUT protocol (performance mode), as the reference `internally_implemented.cpp`
+//! of mlcommons/tiny defines it, plus mcubench's extra `m-mcubench-*` lines. See
+//! docs/protocol.md for the full description.
+
+use core::sync::atomic::{compiler_fence, Ordering};
+
+use crate::boards::Console;
+use crate::out::Out;
+use crate::{stack, timer};
+
+/// Command buffer size of the reference (`EE_CMD_SIZE`): longer commands are truncated.
+pub const CMD_SIZE: usize = 80;
+pub const CMD_TERMINATOR: u8 = b'%';
+pub const FW_VERSION: &str = "ULPMark for tinyML Firmware V0.0.1";
+pub const VENDOR_NAME: &str = "mcubench";
+
+/// What the benchmark behind the protocol provides (the reference's `th_*` hooks).
+pub trait Dut {
+    type Error: core::fmt::Display;
+    /// Rest of `th_final_initialize`: report set-up errors (as `e-` lines) at boot.
+    fn final_init(&mut self, out: &mut Out);
+    /// `th_load_tensor`: db buffer -> input tensor. `loaded` is how many bytes `db` commands
+    /// have written. Prints its own `e-` lines; `Err` aborts the `infer` command.
+    fn load_tensor(&mut self, out: &mut Out, db: &[u8], loaded: usize) -> Result<(), ()>;
+    /// `th_infer`: one inference. Runs inside the timed window: no printing.
+    fn infer_once(&mut self) -> Result<(), Self::Error>;
+    /// `th_results`: prints `m-results-[...]` (or an `e-` line).
+    fn results(&mut self, out: &mut Out, db: &[u8], after_infer: bool);
+    /// Extra `m-mcubench-*` lines after an inference (arena, output tensor).
+    fn infer_extensions(&mut self, out: &mut Out);
+    /// Extra `m-mcubench-*` lines at boot and in `profile`.
+    fn info(&mut self, out: &mut Out);
+}
+
+pub struct Protocol<D: Dut> {
+    pub out: Out,
+    db: &'static mut [u8],
+    /// `g_buff_size`: bytes announced by `db load N`.
+    db_size: usize,
+    /// `g_buff_pos`: bytes written since `db load`.
+    db_pos: usize,
+    cmd: [u8; CMD_SIZE],
+    cmd_len: usize,
+    pub dut: D,
+}
+
+/// C `atoi`: leading white space, optional sign, decimal digits; wraps like 32-bit int.
+fn atoi(s: &[u8]) -> i32 {
+    let mut i = 0;
+    while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+        i += 1;
+    }
+    let mut neg = false;
+    if i < s.len() && (s[i] == b'+' || s[i] == b'-') {
+        neg = s[i] == b'-';
+        i += 1;
+    }
+    let mut v: i32 = 0;
+    while i < s.len() && s[i].is_ascii_digit() {
+        v = v.wrapping_mul(10).wrapping_add((s[i] - b'0') as i32);
+        i += 1;
+    }
+    if neg {
+        v.wrapping_neg()
+    } else {
+        v
+    }
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// `strtok(.., " ")`: tokens separated by runs of spaces.
+struct Tokens<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Tokens<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let start = self.rest.iter().position(|&c| c != b' ')?;
+        let rest = &self.rest[start..];
+        let end = rest.iter().position(|&c| c == b' ').unwrap_or(rest.len());
+        self.rest = &rest[end..];
+        Some(&rest[..end])
+    }
+}
+
+/// The timed window: exactly N inferences between the `dbg #1` / `dbg #2` markers that the
+/// QEMU instruction-counting plugin looks for. Returns the SysTick ticks read just outside the
+/// markers. Kept out of line, with compiler fences, so no setup work moves inside.
+#[inline(never)]
+fn timed_window<D: Dut>(dut: &mut D, n: u32) -> (u64, u64, Result<(), D::Error>) {
+    let start = timer::ticks();
+    compiler_fence(Ordering::SeqCst);
+    window_start_marker();
+    compiler_fence(Ordering::SeqCst);
+    let mut result = Ok(());
+    let mut i = 0;
+    while i < n {
+        if let Err(e) = dut.infer_once() {
+            result = Err(e);
+            break;
+        }
+        i += 1;
+    }
+    compiler_fence(Ordering::SeqCst);
+    window_end_marker();
+    compiler_fence(Ordering::SeqCst);
+    let end = timer::ticks();
+    (start, end, result)
+}
+
+#[inline(always)]
+fn window_start_marker() {
+    // SAFETY: DBG is a hint instruction (a no-op without a debugger that uses it). No `nomem`:
+    // the compiler must treat it as touching memory, so loads/stores are not moved across.
+    unsafe { core::arch::asm!("dbg #1", options(nostack, preserves_flags)) }
+}
+
+#[inline(always)]
+fn window_end_marker() {
+    // SAFETY: see window_start_marker.
+    unsafe { core::arch::asm!("dbg #2", options(nostack, preserves_flags)) }
+}
+
+impl<D: Dut> Protocol<D> {
+    pub fn new(out: Out, db: &'static mut [u8], dut: D) -> Self {
+        Self { out, db, db_size: 0, db_pos: 0, cmd: [0; CMD_SIZE], cmd_len: 0, dut }
+    }
+
+    /// Boot messages of `ee_benchmark_initialize`: `th_timestamp_initialize` prints the mode and
+    /// takes one timestamp. The caller then runs `Dut::final_init` and `boot_done`.
+    pub fn boot_banner(&mut self) {
+        self.out.line("m-timestamp-mode-performance");
+        self.timestamp();
+    }
+
+    pub fn boot_done(&mut self) {
+        self.dut.info(&mut self.out);
+        self.out.line("m-init-done");
+        self.out.line("m-ready");
+    }
+
+    /// Polls the console forever, dispatching each `%`-terminated command.
+    pub fn run(&mut self) -> ! {
+        loop {
+            if let Some(c) = self.out.serial.read_byte() {
+                self.feed(c);
+            }
+        }
+    }
+
+    /// `ee_serial_callback`: the first 80 characters of a command are kept, the rest dropped.
+    pub fn feed(&mut self, c: u8) {
+        if c == CMD_TERMINATOR {
+            let cmd = self.cmd;
+            let len = self.cmd_len;
+            self.cmd_len = 0;
+            // The reference NUL-terminates: a NUL inside the command ends it.
+            let len = cmd[..len].iter().position(|&b| b == 0).unwrap_or(len);
+            self.command(&cmd[..len]);
+        } else if self.cmd_len < CMD_SIZE {
+            self.cmd[self.cmd_len] = c;
+            self.cmd_len += 1;
+        }
+    }
+
+    /// `th_timestamp` in performance mode: `m-lap-us-<u32 microseconds>`.
+    fn timestamp(&mut self) {
+        let t = timer::ticks();
+        self.lap(t);
+    }
+
+    fn lap(&mut self, ticks: u64) {
+        self.out.str("m-lap-us-");
+        self.out.u64(timer::ticks_to_us(ticks) as u32 as u64);
+        self.out.eol();
+    }
+
+    /// `ee_serial_command_parser_callback`.
+    fn command(&mut self, cmd: &[u8]) {
+        let mut toks = Tokens { rest: cmd };
+        let tok = toks.next().unwrap_or(b"");
+        match tok {
+            b"name" => {
+                self.out.str("m-name-dut-[");
+                self.out.str(VENDOR_NAME);
+                self.out.line("]");
+            }
+            b"timestamp" => self.timestamp(),
+            b"profile" => {
+                self.out.str("m-profile-[");
+                self.out.str(FW_VERSION);
+                self.out.line("]");
+                self.out.str("m-model-[");
+                self.out.str(crate::config::WORKLOAD);
+                self.out.line("]");
+                self.dut.info(&mut self.out);
+            }
+            b"help" => self.help(),
+            b"db" => self.db(&mut toks),
+            b"infer" => self.infer_command(&mut toks),
+            b"results" => {
+                let db = &*self.db;
+                self.dut.results(&mut self.out, db, false);
+            }
+            _ => {
+                self.out.str("e-[Unknown command: ");
+                self.out.bytes(tok);
+                self.out.line("]");
+            }
+        }
+        self.out.line("m-ready");
+    }
+
+    fn help(&mut self) {
+        let o = &mut self.out;
+        o.line(FW_VERSION);
+        o.eol();
+        o.line("help         : Print this information");
+        o.line("name         : Print the name of the device");
+        o.line("timestamp    : Print a timestamp (m-lap-us-N)");
+        o.line("db SUBCMD    : Manipulate a generic byte buffer");
+        o.line("  load N     : Allocate N bytes and set load counter");
+        o.line("  db HH[HH]* : Load 8-bit hex byte(s) until N bytes");
+        o.line("  print      : Print the N loaded bytes as hex");
+        o.line("infer N [W=10]: Load input, execute N inferences after W warmup loops");
+        o.line("results      : Return the result fp32 vector");
+    }
+
+    /// `ee_buffer_parse`.
+    fn db(&mut self, toks: &mut Tokens<'_>) {
+        let Some(sub) = toks.next() else {
+            self.out.line("e-[Command 'db' requires a subcommand]");
+            return;
+        };
+        match sub {
+            b"load" => {
+                let Some(arg) = toks.next() else {
+                    self.out.line("e-[Command 'db load' requires the # of bytes]");
+                    return;
+                };
+                let n = atoi(arg);
+                // (size_t)atoi(..) on a 32-bit target
+                self.db_size = n as u32 as usize;
+                if self.db_size == 0 {
+                    self.out.line("e-[Command 'db load' must be >0 bytes]");
+                    return;
+                }
+                self.db_pos = 0;
+                if self.db_size > self.db.len() {
+                    // The reference's wording (it has no m-/e- prefix). Bytes beyond the buffer
+                    // are counted but dropped.
+                    self.out.str("Supplied buffer size ");
+                    self.out.i64(n as i64);
+                    self.out.str(" exceeds maximum of ");
+                    self.out.u64(self.db.len() as u64);
+                    self.out.eol();
+                } else {
+                    self.out.str("m-[Expecting ");
+                    self.out.i64(n as i64);
+                    self.out.line(" bytes]");
+                }
+            }
+            b"print" => {
+                let n = self.db_size.min(self.db.len());
+                let mut i = 0;
+                while i < n {
+                    if i % 8 == 0 {
+                        self.out.str("m-buffer-");
+                    }
+                    self.out.hex_byte(self.db[i]);
+                    if (i + 1) % 8 == 0 || i + 1 == n {
+                        self.out.eol();
+                    } else {
+                        self.out.byte(b'-');
+                    }
+                    i += 1;
+                }
+            }
+            hex => {
+                if hex.len() % 2 != 0 {
+                    self.out.line("e-[Insufficent number of hex digits]");
+                    return;
+                }
+                for pair in hex.chunks_exact(2) {
+                    let (Some(h), Some(l)) = (hex_digit(pair[0]), hex_digit(pair[1])) else {
+                        self.out.str("e-[Invalid hex digit '");
+                        self.out.bytes(pair);
+                        self.out.line("']");
+                        return;
+                    };
+                    if self.db_pos < self.db.len() {
+                        self.db[self.db_pos] = (h << 4) | l;
+                    }
+                    self.db_pos += 1;
+                    if self.db_pos == self.db_size {
+                        self.out.line("m-load-done");
+                        // The rest of the digits is ignored.
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The `infer` branch of `ee_profile_parse`: N defaults to 1 and W to 10.
+    fn infer_command(&mut self, toks: &mut Tokens<'_>) {
+        let mut n: u32 = 1;
+        let mut w: u32 = 10;
+        if let Some(arg) = toks.next() {
+            let i = atoi(arg);
+            if i <= 0 {
+                self.out.line("e-[Inference iterations must be >0]");
+                return;
+            }
+            n = i as u32;
+            if let Some(arg) = toks.next() {
+                let i = atoi(arg);
+                if i < 0 {
+                    self.out.line("e-[Inference warmup must be >=0]");
+                    return;
+                }
+                w = i as u32;
+            }
+        }
+        self.infer(n, w);
+    }
+
+    /// `ee_infer`.
+    fn infer(&mut self, n: u32, w: u32) {
+        // Stack high-water mark of this command: paint afresh, measure at the end.
+        stack::paint();
+        {
+            let db = &*self.db;
+            if self.dut.load_tensor(&mut self.out, db, self.db_pos).is_err() {
+                return;
+            }
+        }
+        self.out.str("m-warmup-start-");
+        self.out.u64(w as u64);
+        self.out.eol();
+        for _ in 0..w {
+            if let Err(e) = self.dut.infer_once() {
+                let _ = core::fmt::write(&mut self.out, format_args!("e-[inference failed: {e}]\r\n"));
+                return;
+            }
+        }
+        self.out.line("m-warmup-done");
+        self.out.str("m-infer-start-");
+        self.out.u64(n as u64);
+        self.out.eol();
+        self.timestamp();
+        let (start, end, result) = timed_window(&mut self.dut, n);
+        self.timestamp();
+        self.out.line("m-infer-done");
+        if let Err(e) = result {
+            let _ = core::fmt::write(&mut self.out, format_args!("e-[inference failed: {e}]\r\n"));
+            return;
+        }
+        {
+            let db = &*self.db;
+            self.dut.results(&mut self.out, db, true);
+        }
+        self.out.str("m-mcubench-ticks-[");
+        self.out.u64(end.wrapping_sub(start));
+        self.out.line("]");
+        let (peak, painted) = stack::measure();
+        self.out.str("m-mcubench-stack-[");
+        self.out.u64(peak as u64);
+        self.out.byte(b'/');
+        self.out.u64(painted as u64);
+        self.out.line("]");
+        self.dut.infer_extensions(&mut self.out);
+    }
+}
