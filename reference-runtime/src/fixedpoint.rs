@@ -154,12 +154,15 @@ mod tests {
         // 2^30 * 2^30 / 2^31 = 2^29
         assert_eq!(saturating_rounding_doubling_high_mul(1 << 30, 1 << 30), 1 << 29);
         assert_eq!(saturating_rounding_doubling_high_mul(i32::MIN, i32::MIN), i32::MAX);
-        // 3 * 2^30 / 2^31 = 1.5 -> rounds away from zero to 2
+        // 3 * 2^30 / 2^31 = 1.5 -> 2. gemmlowp's negative nudge is 1 - 2^30 followed by a
+        // truncating division, so a negative tie rounds toward zero: -1.5 -> -1.
         assert_eq!(saturating_rounding_doubling_high_mul(3, 1 << 30), 2);
-        assert_eq!(saturating_rounding_doubling_high_mul(-3, 1 << 30), -2);
-        // 1 * 2^30 / 2^31 = 0.5 -> 1 ; -0.5 -> -1
+        assert_eq!(saturating_rounding_doubling_high_mul(-3, 1 << 30), -1);
+        // 0.5 -> 1 ; -0.5 -> 0
         assert_eq!(saturating_rounding_doubling_high_mul(1, 1 << 30), 1);
-        assert_eq!(saturating_rounding_doubling_high_mul(-1, 1 << 30), -1);
+        assert_eq!(saturating_rounding_doubling_high_mul(-1, 1 << 30), 0);
+        // -1.50000001 -> -2
+        assert_eq!(saturating_rounding_doubling_high_mul(-3, (1 << 30) + 1), -2);
         // 0.25 -> 0
         assert_eq!(saturating_rounding_doubling_high_mul(1, 1 << 29), 0);
         assert_eq!(saturating_rounding_doubling_high_mul(i32::MAX, i32::MAX), i32::MAX - 1);
@@ -189,9 +192,12 @@ mod tests {
         assert_eq!(multiply_by_quantized_multiplier(100, 1 << 30, -1), 25);
         // shift +2: 100 * 2 = 200
         assert_eq!(multiply_by_quantized_multiplier(100, 1 << 30, 2), 200);
-        // 3 * 0.5 = 1.5 -> 2 (away from zero), -3 * 0.5 -> -2
+        // 3 * 0.5 = 1.5 -> 2, -3 * 0.5 = -1.5 -> -1 (SRDHM's negative tie)
         assert_eq!(multiply_by_quantized_multiplier(3, 1 << 30, 0), 2);
-        assert_eq!(multiply_by_quantized_multiplier(-3, 1 << 30, 0), -2);
+        assert_eq!(multiply_by_quantized_multiplier(-3, 1 << 30, 0), -1);
+        // With a right shift the tie is resolved by RoundingDivideByPOT, away from zero:
+        // -12 * 0.5 = -6 exactly, / 4 = -1.5 -> -2.
+        assert_eq!(multiply_by_quantized_multiplier(-12, 1 << 30, -2), -2);
         // Double rounding: 5 * 0.75 * 2^-2 = 0.9375. SRDHM(5, 0.75) = 3.75 -> 4; 4/4 = 1.
         assert_eq!(multiply_by_quantized_multiplier(5, 3 << 29, -2), 1);
         // 1000 * 0.7 (1503238554 ~= 0.7 * 2^31) * 2^-3 = 87.5 -> SRDHM gives 700, 700/8 = 87.5 -> 88

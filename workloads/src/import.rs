@@ -1,0 +1,546 @@
+//! Lowering a `.tflite` model to the mcubench blob ([`mcubench_runtime::format`]).
+//!
+//! The importer decodes the flatbuffer ([`crate::tflite`]), checks that every operator and
+//! tensor type is supported (reporting *all* unsupported operators at once), precomputes the
+//! requantization multipliers exactly as TFLite Micro's `Prepare` functions do, plans the
+//! arena (liveness-based greedy packing; RESHAPE aliases its input) and writes the blob. The
+//! blob is then validated by the runtime's own parser before it is returned.
+use std::collections::HashMap;
+
+use mcubench_runtime::fixedpoint::{quantize_multiplier, round_half_away_f32};
+use mcubench_runtime::format::{self, builder::BlobBuilder, OpCode, OpRecord, TensorRecord};
+
+use crate::tflite::{self, builtin, tensor_type, Activation, FbError, Options, TfliteModel};
+
+/// Alignment of every activation tensor in the arena.
+pub const ARENA_ALIGN: usize = 16;
+
+/// Shape and quantization of the model's input or output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IoInfo {
+    pub shape: Vec<usize>,
+    pub scale: f32,
+    pub zero_point: i32,
+}
+
+impl IoInfo {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A model lowered to the blob format.
+#[derive(Debug, Clone)]
+pub struct ImportedModel {
+    /// The blob (embed 16-byte aligned).
+    pub blob: Vec<u8>,
+    /// RAM the static arena plan needs.
+    pub arena_bytes: usize,
+    /// Bytes of constant data (weights, biases) in the blob.
+    pub constant_bytes: usize,
+    pub input: IoInfo,
+    pub output: IoInfo,
+    /// TFLite operator names, in execution order.
+    pub ops: Vec<String>,
+    /// Multiply-accumulates per inference.
+    pub macs: u64,
+}
+
+impl ImportedModel {
+    /// Checks the blob against a flash budget and the arena against a RAM budget (bytes).
+    pub fn check_fits(&self, flash_budget: u64, ram_budget: u64) -> Result<(), ImportError> {
+        let flash = self.blob.len() as u64;
+        let ram = self.arena_bytes as u64;
+        if flash > flash_budget || ram > ram_budget {
+            return Err(ImportError::DoesNotFit { flash, flash_budget, ram, ram_budget });
+        }
+        Ok(())
+    }
+}
+
+/// Why a model could not be imported.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ImportError {
+    #[error("corrupt or truncated .tflite file: {0}")]
+    Parse(#[from] FbError),
+    #[error("the model has {0} subgraphs; exactly 1 is supported")]
+    Subgraphs(usize),
+    #[error("the model has {0} inputs; exactly 1 is supported")]
+    MultipleInputs(usize),
+    #[error("the model has {0} outputs; exactly 1 is supported")]
+    MultipleOutputs(usize),
+    #[error("unsupported operators: {}", fmt_ops(.ops))]
+    UnsupportedOps {
+        /// (operator index, TFLite operator name) of every unsupported operator.
+        ops: Vec<(usize, String)>,
+    },
+    #[error("tensor {index} ({name:?}) has unsupported type {ttype} ({role})")]
+    UnsupportedTensorType { index: usize, name: String, ttype: String, role: &'static str },
+    #[error("operator {index} ({op}): {reason}")]
+    Unsupported { index: usize, op: String, reason: String },
+    #[error("malformed model: {0}")]
+    Malformed(String),
+    #[error(
+        "model does not fit: needs {flash} bytes of flash (budget {flash_budget}) and {ram} bytes of RAM for the arena (budget {ram_budget})"
+    )]
+    DoesNotFit { flash: u64, flash_budget: u64, ram: u64, ram_budget: u64 },
+    #[error("importer produced an invalid blob (bug): {0}")]
+    Internal(String),
+}
+
+fn fmt_ops(ops: &[(usize, String)]) -> String {
+    ops.iter().map(|(i, n)| format!("#{i} {n}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The TFLite builtin operators the importer lowers.
+pub const SUPPORTED_OPS: &[i32] = &[
+    builtin::FULLY_CONNECTED,
+    builtin::CONV_2D,
+    builtin::DEPTHWISE_CONV_2D,
+    builtin::AVERAGE_POOL_2D,
+    builtin::MAX_POOL_2D,
+    builtin::RESHAPE,
+    builtin::SOFTMAX,
+    builtin::ADD,
+];
+
+/// Imports a `.tflite` flatbuffer. Never panics on any input.
+pub fn import_tflite(bytes: &[u8]) -> Result<ImportedModel, ImportError> {
+    let model = TfliteModel::parse(bytes)?;
+    Lowering::new(&model)?.run()
+}
+
+struct Lowering<'m, 'a> {
+    model: &'m TfliteModel<'a>,
+    sg: &'m tflite::SubGraph,
+    b: BlobBuilder,
+    /// TFLite tensor index -> blob tensor index.
+    map: HashMap<usize, u16>,
+    /// Blob tensor index -> TFLite tensor index for activations.
+    act_src: HashMap<u16, usize>,
+    constant_bytes: usize,
+}
+
+fn err_op(index: usize, op: &str, reason: impl Into<String>) -> ImportError {
+    ImportError::Unsupported { index, op: op.to_string(), reason: reason.into() }
+}
+
+/// TFLM `CalculateActivationRangeQuantized` for int8 (`Quantize` works in float32).
+fn activation_range(act: Activation, scale: f32, zp: i32) -> Option<(i32, i32)> {
+    let q = |f: f32| -> Option<i32> {
+        let t = round_half_away_f32(f / scale);
+        if !(t >= i32::MIN as f32 && t <= i32::MAX as f32) {
+            return None;
+        }
+        Some(zp.saturating_add(t as i32))
+    };
+    let (lo, hi) = (-128i32, 127i32);
+    match act {
+        Activation::None => Some((lo, hi)),
+        Activation::Relu => Some((lo.max(q(0.0)?), hi)),
+        Activation::Relu6 => Some((lo.max(q(0.0)?), hi.min(q(6.0)?))),
+        Activation::ReluN1To1 => Some((lo.max(q(-1.0)?), hi.min(q(1.0)?))),
+        _ => None,
+    }
+}
+
+impl<'m, 'a> Lowering<'m, 'a> {
+    fn new(model: &'m TfliteModel<'a>) -> Result<Self, ImportError> {
+        if model.subgraphs.len() != 1 {
+            return Err(ImportError::Subgraphs(model.subgraphs.len()));
+        }
+        let sg = &model.subgraphs[0];
+        if sg.inputs.len() != 1 {
+            return Err(ImportError::MultipleInputs(sg.inputs.len()));
+        }
+        if sg.outputs.len() != 1 {
+            return Err(ImportError::MultipleOutputs(sg.outputs.len()));
+        }
+        // Every unsupported operator, listed at once.
+        let mut unsupported = Vec::new();
+        for (i, op) in sg.operators.iter().enumerate() {
+            let code = model.operator_codes.get(op.opcode_index as usize).ok_or_else(|| {
+                ImportError::Malformed(format!(
+                    "operator {i} uses opcode index {} but there are {} operator codes",
+                    op.opcode_index,
+                    model.operator_codes.len()
+                ))
+            })?;
+            if !SUPPORTED_OPS.contains(&code.builtin) {
+                let name = match (&code.custom_code, code.builtin) {
+                    (Some(c), 32) => format!("CUSTOM({c})"),
+                    _ => tflite::builtin_name(code.builtin),
+                };
+                unsupported.push((i, name));
+            }
+        }
+        if !unsupported.is_empty() {
+            return Err(ImportError::UnsupportedOps { ops: unsupported });
+        }
+        if sg.operators.is_empty() {
+            return Err(ImportError::Malformed("the subgraph has no operators".into()));
+        }
+        if sg.operators.len() > u16::MAX as usize || sg.tensors.len() >= format::NO_TENSOR as usize {
+            return Err(ImportError::Malformed("too many operators or tensors".into()));
+        }
+        Ok(Lowering {
+            model,
+            sg,
+            b: BlobBuilder::new(),
+            map: HashMap::new(),
+            act_src: HashMap::new(),
+            constant_bytes: 0,
+        })
+    }
+
+    fn tensor(&self, idx: i32) -> Result<&'m tflite::Tensor, ImportError> {
+        usize::try_from(idx).ok().and_then(|i| self.sg.tensors.get(i)).ok_or_else(|| {
+            ImportError::Malformed(format!(
+                "tensor index {idx} out of range ({} tensors)",
+                self.sg.tensors.len()
+            ))
+        })
+    }
+
+    fn buffer(&self, t: &tflite::Tensor) -> Result<&'a [u8], ImportError> {
+        self.model.buffers.get(t.buffer as usize).copied().ok_or_else(|| {
+            ImportError::Malformed(format!(
+                "tensor {:?} uses buffer {} but there are {} buffers",
+                t.name,
+                t.buffer,
+                self.model.buffers.len()
+            ))
+        })
+    }
+
+    fn is_const(&self, idx: i32) -> Result<bool, ImportError> {
+        let t = self.tensor(idx)?;
+        Ok(!self.buffer(t)?.is_empty())
+    }
+
+    fn dims(&self, idx: i32) -> Result<([u32; 4], u8), ImportError> {
+        let t = self.tensor(idx)?;
+        let shape: &[i32] = if t.shape.is_empty() { &[1] } else { &t.shape };
+        if shape.len() > 4 {
+            return Err(ImportError::Malformed(format!(
+                "tensor {idx} ({:?}) has rank {} (at most 4 supported)",
+                t.name,
+                shape.len()
+            )));
+        }
+        let mut dims = [1u32; 4];
+        for (k, &d) in shape.iter().enumerate() {
+            if d <= 0 || d > (1 << 28) {
+                return Err(ImportError::Malformed(format!(
+                    "tensor {idx} ({:?}) has dimension {d}",
+                    t.name
+                )));
+            }
+            dims[k] = d as u32;
+        }
+        let n: u64 = dims.iter().map(|&d| d as u64).product();
+        if n > (1 << 30) {
+            return Err(ImportError::Malformed(format!("tensor {idx} ({:?}) is too large", t.name)));
+        }
+        Ok((dims, shape.len() as u8))
+    }
+
+    fn check_type(&self, idx: i32, want: i8, role: &'static str) -> Result<&'m tflite::Tensor, ImportError> {
+        let t = self.tensor(idx)?;
+        if t.ttype != want {
+            return Err(ImportError::UnsupportedTensorType {
+                index: idx as usize,
+                name: t.name.clone(),
+                ttype: tensor_type::name(t.ttype),
+                role,
+            });
+        }
+        Ok(t)
+    }
+
+    /// Per-tensor (scale, zero point) of a quantized int8 tensor.
+    fn qparams(&self, idx: i32) -> Result<(f32, i32), ImportError> {
+        let t = self.tensor(idx)?;
+        let scale = t.scale();
+        let zp = t.zero_point();
+        if !(scale.is_finite() && scale > 0.0) || !(-128..=127).contains(&zp) {
+            return Err(ImportError::Malformed(format!(
+                "tensor {idx} ({:?}) lacks valid int8 quantization (scale {scale}, zero point {zp})",
+                t.name
+            )));
+        }
+        Ok((scale, zp as i32))
+    }
+
+    /// Blob index of activation tensor `idx` (int8), creating its record on first use.
+    fn activation(&mut self, idx: i32) -> Result<u16, ImportError> {
+        if let Some(&b) = self.map.get(&(idx as usize)) {
+            return Ok(b);
+        }
+        if self.is_const(idx)? {
+            return Err(ImportError::Malformed(format!("tensor {idx} should be an activation but has data")));
+        }
+        self.check_type(idx, tensor_type::INT8, "activation")?;
+        let (scale, zp) = self.qparams(idx)?;
+        let (dims, rank) = self.dims(idx)?;
+        let n: u32 = dims.iter().product();
+        let bi = self.b.push_tensor(TensorRecord {
+            dtype: format::DTYPE_INT8,
+            rank,
+            storage: format::STORAGE_ARENA,
+            dims,
+            offset: 0,
+            byte_len: n,
+            scale,
+            zero_point: zp,
+        });
+        self.map.insert(idx as usize, bi);
+        self.act_src.insert(bi, idx as usize);
+        Ok(bi)
+    }
+
+    /// Blob index of constant tensor `idx` of type `want`.
+    fn constant(&mut self, idx: i32, want: i8, role: &'static str) -> Result<u16, ImportError> {
+        if let Some(&b) = self.map.get(&(idx as usize)) {
+            return Ok(b);
+        }
+        let t = self.check_type(idx, want, role)?;
+        let data = self.buffer(t)?;
+        let (dims, rank) = self.dims(idx)?;
+        let esize = if want == tensor_type::INT32 { 4 } else { 1 };
+        let n: usize = dims.iter().map(|&d| d as usize).product::<usize>() * esize;
+        if data.len() != n {
+            return Err(ImportError::Malformed(format!(
+                "constant tensor {idx} ({:?}) has {} bytes of data, its shape needs {n}",
+                t.name,
+                data.len()
+            )));
+        }
+        let off = self.b.push_data(data);
+        self.constant_bytes += n;
+        let bi = self.b.push_tensor(TensorRecord {
+            dtype: if want == tensor_type::INT32 { format::DTYPE_INT32 } else { format::DTYPE_INT8 },
+            rank,
+            storage: format::STORAGE_CONST,
+            dims,
+            offset: off,
+            byte_len: n as u32,
+            scale: if t.scale().is_finite() { t.scale() } else { 0.0 },
+            zero_point: t.zero_point().clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+        });
+        self.map.insert(idx as usize, bi);
+        Ok(bi)
+    }
+
+    fn run(mut self) -> Result<ImportedModel, ImportError> {
+        let sg = self.sg;
+        let input_idx = sg.inputs[0];
+        let output_idx = sg.outputs[0];
+        let input = self.activation(input_idx)?;
+        let mut ops = Vec::new();
+        for (i, op) in sg.operators.iter().enumerate() {
+            let code = self.model.operator_codes[op.opcode_index as usize].builtin;
+            let name = tflite::builtin_name(code);
+            ops.push(name.clone());
+            let rec = self.lower_op(i, &name, code, op)?;
+            self.b.ops.push(rec);
+        }
+        let output = self.map.get(&(output_idx as usize)).copied().ok_or_else(|| {
+            ImportError::Malformed("no operator writes the model output".into())
+        })?;
+        self.b.input_tensor = input as u32;
+        self.b.output_tensor = output as u32;
+        self.plan()?;
+        let blob = self.b.finish();
+        let m = mcubench_runtime::Model::from_bytes(&blob).map_err(|e| ImportError::Internal(e.to_string()))?;
+        let macs = m.macs();
+        let io = |idx: i32| -> Result<IoInfo, ImportError> {
+            let t = self.tensor(idx)?;
+            let (scale, zp) = self.qparams(idx)?;
+            Ok(IoInfo { shape: t.shape.iter().map(|&d| d.max(0) as usize).collect(), scale, zero_point: zp })
+        };
+        Ok(ImportedModel {
+            arena_bytes: self.b.arena_bytes as usize,
+            constant_bytes: self.constant_bytes,
+            input: io(input_idx)?,
+            output: io(output_idx)?,
+            ops,
+            macs,
+            blob,
+        })
+    }
+
+    fn lower_op(&mut self, i: usize, name: &str, code: i32, op: &tflite::Operator) -> Result<OpRecord, ImportError> {
+        use format::*;
+        if op.outputs.len() != 1 {
+            return Err(err_op(i, name, format!("{} outputs (1 supported)", op.outputs.len())));
+        }
+        let arg = |k: usize| -> i32 { op.inputs.get(k).copied().unwrap_or(-1) };
+        let mut rec = OpRecord {
+            opcode: 0,
+            n_inputs: 0,
+            n_outputs: 1,
+            inputs: [NO_TENSOR; MAX_OP_INPUTS],
+            output: 0,
+            params: [0; NUM_PARAMS],
+        };
+        let out_idx = op.outputs[0];
+        match code {
+            builtin::FULLY_CONNECTED => {
+                let (act, wf) = match &op.options {
+                    Options::FullyConnected { activation, weights_format, .. } => (*activation, *weights_format),
+                    Options::None => (Activation::None, 0),
+                    o => return Err(err_op(i, name, format!("unexpected options {o:?}"))),
+                };
+                if wf != 0 {
+                    return Err(err_op(i, name, "shuffled weights format"));
+                }
+                if op.inputs.len() < 2 {
+                    return Err(err_op(i, name, "needs input and weights"));
+                }
+                let input = self.activation(arg(0))?;
+                let filter = self.constant(arg(1), tensor_type::INT8, "weights")?;
+                let bias = if arg(2) >= 0 { Some(self.constant(arg(2), tensor_type::INT32, "bias")?) } else { None };
+                let output = self.activation(out_idx)?;
+                let (in_s, in_zp) = self.qparams(arg(0))?;
+                let (out_s, out_zp) = self.qparams(out_idx)?;
+                let ft = self.tensor(arg(1))?;
+                let fq = ft.quantization.clone().unwrap_or(tflite::Quantization {
+                    scale: vec![],
+                    zero_point: vec![],
+                    quantized_dimension: 0,
+                });
+                if fq.scale.is_empty() {
+                    return Err(err_op(i, name, "weights are not quantized"));
+                }
+                let out_depth = self.b.tensors[filter as usize].dims[0] as usize;
+                let entries: Vec<(i32, i32)> = if fq.scale.len() > 1 {
+                    if fq.scale.len() != out_depth {
+                        return Err(err_op(i, name, "per-channel scale count != output depth"));
+                    }
+                    fq.scale
+                        .iter()
+                        .map(|&fs| {
+                            quantize_multiplier(in_s as f64 * fs as f64 / out_s as f64)
+                                .ok_or_else(|| err_op(i, name, "bad requant scale"))
+                        })
+                        .collect::<Result<_, _>>()?
+                } else {
+                    // TFLM GetQuantizedConvolutionMultipler: the scale product is taken in float.
+                    let prod = (in_s * fq.scale[0]) as f64;
+                    vec![quantize_multiplier(prod / out_s as f64).ok_or_else(|| err_op(i, name, "bad requant scale"))?]
+                };
+                let filter_zp = if fq.scale.len() > 1 { 0 } else { fq.zero_point.first().copied().unwrap_or(0) };
+                if !(-128..=127).contains(&filter_zp) {
+                    return Err(err_op(i, name, "weights zero point out of range"));
+                }
+                let (amin, amax) =
+                    activation_range(act, out_s, out_zp).ok_or_else(|| err_op(i, name, format!("activation {act:?}")))?;
+                rec.opcode = OpCode::FullyConnected as u8;
+                rec.n_inputs = 3;
+                rec.inputs[0] = input;
+                rec.inputs[1] = filter;
+                rec.inputs[2] = bias.unwrap_or(NO_TENSOR);
+                rec.output = output;
+                let p = &mut rec.params;
+                p[P_ACT_MIN] = amin;
+                p[P_ACT_MAX] = amax;
+                p[P_INPUT_OFFSET] = -in_zp;
+                p[P_FILTER_OFFSET] = -(filter_zp as i32);
+                p[P_OUTPUT_OFFSET] = out_zp;
+                p[P_QUANT_INDEX] = self.b.push_quant(&entries) as i32;
+                p[P_QUANT_COUNT] = entries.len() as i32;
+            }
+            _ => return Err(err_op(i, name, "not lowered yet")),
+        }
+        Ok(rec)
+    }
+
+    /// Liveness-based greedy arena plan: tensors sorted by size (largest first) go to the
+    /// lowest 16-byte aligned offset that no tensor with an overlapping lifetime occupies.
+    /// A RESHAPE output shares its input's bytes (one group, lifetimes merged).
+    fn plan(&mut self) -> Result<(), ImportError> {
+        let n_ops = self.b.ops.len();
+        let nt = self.b.tensors.len();
+        // Union RESHAPE outputs with their inputs.
+        let mut root: Vec<usize> = (0..nt).collect();
+        fn find(root: &mut Vec<usize>, mut x: usize) -> usize {
+            while root[x] != x {
+                root[x] = root[root[x]];
+                x = root[x];
+            }
+            x
+        }
+        for op in &self.b.ops {
+            if op.opcode == OpCode::Reshape as u8 {
+                let a = find(&mut root, op.inputs[0] as usize);
+                let b = find(&mut root, op.output as usize);
+                root[b] = a;
+            }
+        }
+        // Lifetimes per group.
+        let mut life: HashMap<usize, (usize, usize, usize)> = HashMap::new(); // root -> (first, last, size)
+        let mut touch = |root: &mut Vec<usize>, t: usize, step: usize, size: usize| {
+            let r = find(root, t);
+            let e = life.entry(r).or_insert((step, step, size));
+            e.0 = e.0.min(step);
+            e.1 = e.1.max(step);
+            e.2 = e.2.max(size);
+        };
+        let inp = self.b.input_tensor as usize;
+        let outp = self.b.output_tensor as usize;
+        touch(&mut root, inp, 0, self.b.tensors[inp].byte_len as usize);
+        for (i, op) in self.b.ops.iter().enumerate() {
+            for k in 0..op.n_inputs as usize {
+                let t = op.inputs[k];
+                if t != format::NO_TENSOR && self.b.tensors[t as usize].storage == format::STORAGE_ARENA {
+                    touch(&mut root, t as usize, i, self.b.tensors[t as usize].byte_len as usize);
+                }
+            }
+            let o = op.output as usize;
+            touch(&mut root, o, i, self.b.tensors[o].byte_len as usize);
+        }
+        touch(&mut root, outp, n_ops, self.b.tensors[outp].byte_len as usize);
+        let mut groups: Vec<(usize, (usize, usize, usize))> = life.into_iter().collect();
+        groups.sort_by(|a, b| b.1 .2.cmp(&a.1 .2).then(a.1 .0.cmp(&b.1 .0)).then(a.0.cmp(&b.0)));
+        let mut placed: Vec<(usize, usize, usize, usize)> = Vec::new(); // (offset, size, first, last)
+        let mut offsets: HashMap<usize, usize> = HashMap::new();
+        let mut peak = 0usize;
+        for (r, (first, last, size)) in groups {
+            let mut busy: Vec<(usize, usize)> = placed
+                .iter()
+                .filter(|p| p.2 <= last && first <= p.3)
+                .map(|p| (p.0, p.0 + p.1))
+                .collect();
+            busy.sort();
+            let mut off = 0usize;
+            for (lo, hi) in busy {
+                if off + size <= lo {
+                    break;
+                }
+                if hi > off {
+                    off = format::align_up(hi, ARENA_ALIGN).unwrap_or(hi);
+                }
+            }
+            placed.push((off, size, first, last));
+            offsets.insert(r, off);
+            peak = peak.max(off + size);
+        }
+        for t in 0..nt {
+            if self.b.tensors[t].storage == format::STORAGE_ARENA {
+                let r = find(&mut root, t);
+                self.b.tensors[t].offset = *offsets.get(&r).unwrap_or(&0) as u32;
+            }
+        }
+        if peak > u32::MAX as usize {
+            return Err(ImportError::Malformed("arena larger than 4 GiB".into()));
+        }
+        self.b.arena_bytes = peak as u32;
+        Ok(())
+    }
+}

@@ -1,0 +1,49 @@
+//! Bit-exact host inference against the TFLite Micro goldens.
+use mcubench_runtime::{Interpreter, Model};
+use mcubench_workloads::{by_id, goldens, import_tflite};
+
+/// Runs every golden of `id`; returns (goldens checked, arena bytes) or None if the model
+/// file is absent.
+fn check(id: &str) -> Option<(usize, usize)> {
+    let w = by_id(id).unwrap();
+    let path = w.model_path();
+    let Ok(bytes) = std::fs::read(&path) else {
+        println!("SKIP {id}: model file {} not found", path.display());
+        return None;
+    };
+    let im = import_tflite(&bytes).unwrap_or_else(|e| panic!("{id}: import failed: {e}"));
+    let model = Model::from_bytes(&im.blob).expect("blob validates");
+    let mut arena = vec![0u8; model.arena_bytes()];
+    let mut it = Interpreter::new(&model, &mut arena).unwrap();
+    let gs = goldens(id).unwrap_or_else(|e| panic!("{id}: {e}"));
+    assert!(!gs.is_empty());
+    for g in &gs {
+        it.input_mut().copy_from_slice(&g.input);
+        it.invoke().unwrap();
+        let out = it.output();
+        let diffs: Vec<(usize, i8, i8)> = out
+            .iter()
+            .zip(&g.output)
+            .enumerate()
+            .filter(|(_, (a, b))| a != b)
+            .map(|(i, (a, b))| (i, *a, *b))
+            .collect();
+        assert!(
+            diffs.is_empty(),
+            "{id} seed {}: {} of {} output bytes differ (index, ours, TFLM): {:?}",
+            g.seed,
+            diffs.len(),
+            out.len(),
+            &diffs[..diffs.len().min(10)]
+        );
+    }
+    println!("{id}: {} goldens bit exact, arena {} B", gs.len(), it.arena_used());
+    Some((gs.len(), it.arena_used()))
+}
+
+#[test]
+fn ad01_bit_exact() {
+    if let Some((n, _)) = check("ad01") {
+        assert_eq!(n, 10);
+    }
+}
