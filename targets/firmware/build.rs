@@ -188,6 +188,8 @@ fn main() {
     let blob = env_var("MCUBENCH_MODEL_BLOB");
     let workload = env_var("MCUBENCH_WORKLOAD");
     let model_bin = out.join("model.bin");
+    // (arena bytes the plan needs, input elements, output elements) of the embedded model.
+    let mut model_facts: Option<(usize, usize, usize)> = None;
     if no_model {
         // The model bytes are not embedded; keep an empty file so paths stay valid.
         fs::write(&model_bin, []).unwrap();
@@ -205,6 +207,10 @@ fn main() {
         if bytes.is_empty() {
             fail(&format!("MCUBENCH_MODEL_BLOB={blob} is empty"));
         }
+        let model = mcubench_runtime::Model::from_bytes(&bytes).unwrap_or_else(|e| {
+            fail(&format!("MCUBENCH_MODEL_BLOB={blob} is not a valid model blob: {e}"))
+        });
+        model_facts = Some((model.arena_bytes(), model.input().len, model.output().len));
         fs::write(&model_bin, &bytes).unwrap();
     }
 
@@ -224,13 +230,33 @@ fn main() {
     if input_bytes == 0 {
         fail("MCUBENCH_INPUT_BYTES must be > 0");
     }
-    let arena_bytes = match num_env("MCUBENCH_ARENA_BYTES") {
-        Some(n) => n,
-        None if no_model => 0,
-        None => fail(
-            "MCUBENCH_ARENA_BYTES is not set: the static arena size in bytes (at least the model's \
-             Model::arena_bytes(), which the importer reports)",
-        ),
+    let arena_env = num_env("MCUBENCH_ARENA_BYTES");
+    let (arena_bytes, prepared_bytes) = match model_facts {
+        None => (arena_env.unwrap_or(0), 0u64),
+        Some((needed, input_len, output_len)) => {
+            let arena = arena_env.unwrap_or(needed as u64);
+            if arena < needed as u64 {
+                fail(&format!(
+                    "MCUBENCH_ARENA_BYTES={arena} is smaller than the {needed} bytes the model's \
+                     arena plan needs"
+                ));
+            }
+            let per_elem = if workload == "ad01" { 4 } else { 1 };
+            let needed_input = input_len as u64 * per_elem;
+            if input_bytes < needed_input {
+                fail(&format!(
+                    "MCUBENCH_INPUT_BYTES={input_bytes} is smaller than the {needed_input} bytes \
+                     the {workload} input needs ({input_len} elements)"
+                ));
+            }
+            if workload == "ad01" && output_len != input_len {
+                fail(&format!(
+                    "ad01 needs output length == input length for its reconstruction error \
+                     (model: input {input_len}, output {output_len})"
+                ));
+            }
+            (arena, input_len as u64)
+        }
     };
     let systick_hz = num_env("MCUBENCH_SYSTICK_HZ").unwrap_or(board.systick_hz);
     if systick_hz == 0 {
@@ -252,6 +278,7 @@ fn main() {
     writeln!(cfg, "pub const WORKLOAD_KIND: Workload = Workload::{kind};").unwrap();
     writeln!(cfg, "pub const INPUT_BYTES: usize = {input_bytes};").unwrap();
     writeln!(cfg, "pub const ARENA_BYTES: usize = {arena_bytes};").unwrap();
+    writeln!(cfg, "pub const PREPARED_BYTES: usize = {prepared_bytes};").unwrap();
     writeln!(cfg, "pub const SYSTICK_HZ: u64 = {systick_hz};").unwrap();
     writeln!(cfg, "pub const RUNTIME_VERSION: &str = {version:?};").unwrap();
     fs::write(out.join("config.rs"), cfg).unwrap();
