@@ -120,12 +120,14 @@ fn ad01_score(r: &Ready<'_>, db: &[u8]) -> f32 {
 impl<'m> Dut for Bench<'m> {
     type Error = RuntimeError;
 
+    #[inline(never)]
     fn final_init(&mut self, out: &mut Out) {
         if let Err(e) = &self.state {
             let _ = core::fmt::write(out, format_args!("e-[{e}]\r\n"));
         }
     }
 
+    #[inline(never)]
     fn load_tensor(&mut self, out: &mut Out, db: &[u8], loaded: usize) -> Result<(), ()> {
         let r = match &mut self.state {
             Ok(r) => r,
@@ -178,6 +180,7 @@ impl<'m> Dut for Bench<'m> {
         }
     }
 
+    #[inline(never)]
     fn results(&mut self, out: &mut Out, db: &[u8], after_infer: bool) {
         let r = match &self.state {
             Ok(r) => r,
@@ -205,6 +208,7 @@ impl<'m> Dut for Bench<'m> {
         out.line("]");
     }
 
+    #[inline(never)]
     fn infer_extensions(&mut self, out: &mut Out) {
         let Ok(r) = &self.state else { return };
         out.str("m-mcubench-arena-[");
@@ -219,6 +223,7 @@ impl<'m> Dut for Bench<'m> {
         out.line("]");
     }
 
+    #[inline(never)]
     fn info(&mut self, out: &mut Out) {
         out.str("m-mcubench-framework-[reference-runtime ");
         out.str(RUNTIME_VERSION);

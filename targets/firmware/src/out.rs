@@ -17,26 +17,31 @@ impl Out {
         self.serial.write_byte(b);
     }
 
+    #[inline(never)]
     pub fn str(&mut self, s: &str) {
         self.bytes(s.as_bytes());
     }
 
+    #[inline(never)]
     pub fn bytes(&mut self, s: &[u8]) {
         for &b in s {
             self.serial.write_byte(b);
         }
     }
 
+    #[inline(never)]
     pub fn eol(&mut self) {
         self.bytes(b"\r\n");
     }
 
     /// `s` followed by `\r\n`.
+    #[inline(never)]
     pub fn line(&mut self, s: &str) {
         self.str(s);
         self.eol();
     }
 
+    #[inline(never)]
     pub fn u64(&mut self, mut v: u64) {
         let mut buf = [0u8; 20];
         let mut i = buf.len();
@@ -51,6 +56,7 @@ impl Out {
         self.bytes(&buf[i..]);
     }
 
+    #[inline(never)]
     pub fn i64(&mut self, v: i64) {
         if v < 0 {
             self.byte(b'-');
@@ -58,6 +64,7 @@ impl Out {
         self.u64(v.unsigned_abs());
     }
 
+    #[inline(never)]
     pub fn hex_byte(&mut self, b: u8) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         self.byte(HEX[(b >> 4) as usize]);
@@ -66,6 +73,7 @@ impl Out {
 
     /// Like C's `printf("%0.3f", v)`: sign for negative values (also when they round to zero),
     /// round half to even on exact ties, `nan` / `inf` / `-inf`.
+    #[inline(never)]
     pub fn f3(&mut self, v: f32) {
         if v.is_nan() {
             self.str("nan");

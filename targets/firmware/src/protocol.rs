@@ -45,6 +45,7 @@ pub struct Protocol<D: Dut> {
 }
 
 /// C `atoi`: leading white space, optional sign, decimal digits; wraps like 32-bit int.
+#[inline(never)]
 fn atoi(s: &[u8]) -> i32 {
     let mut i = 0;
     while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
@@ -137,11 +138,13 @@ impl<D: Dut> Protocol<D> {
 
     /// Boot messages of `ee_benchmark_initialize`: `th_timestamp_initialize` prints the mode and
     /// takes one timestamp. The caller then runs `Dut::final_init` and `boot_done`.
+    #[inline(never)]
     pub fn boot_banner(&mut self) {
         self.out.line("m-timestamp-mode-performance");
         self.timestamp();
     }
 
+    #[inline(never)]
     pub fn boot_done(&mut self) {
         self.dut.info(&mut self.out);
         self.out.line("m-init-done");
@@ -173,11 +176,13 @@ impl<D: Dut> Protocol<D> {
     }
 
     /// `th_timestamp` in performance mode: `m-lap-us-<u32 microseconds>`.
+    #[inline(never)]
     fn timestamp(&mut self) {
         let t = timer::ticks();
         self.lap(t);
     }
 
+    #[inline(never)]
     fn lap(&mut self, ticks: u64) {
         self.out.str("m-lap-us-");
         self.out.u64(timer::ticks_to_us(ticks) as u32 as u64);
@@ -185,6 +190,7 @@ impl<D: Dut> Protocol<D> {
     }
 
     /// `ee_serial_command_parser_callback`.
+    #[inline(never)]
     fn command(&mut self, cmd: &[u8]) {
         let mut toks = Tokens { rest: cmd };
         let tok = toks.next().unwrap_or(b"");
@@ -220,6 +226,7 @@ impl<D: Dut> Protocol<D> {
         self.out.line("m-ready");
     }
 
+    #[inline(never)]
     fn help(&mut self) {
         let o = &mut self.out;
         o.line(FW_VERSION);
@@ -236,6 +243,7 @@ impl<D: Dut> Protocol<D> {
     }
 
     /// `ee_buffer_parse`.
+    #[inline(never)]
     fn db(&mut self, toks: &mut Tokens<'_>) {
         let Some(sub) = toks.next() else {
             self.out.line("e-[Command 'db' requires a subcommand]");
@@ -312,6 +320,7 @@ impl<D: Dut> Protocol<D> {
     }
 
     /// The `infer` branch of `ee_profile_parse`: N defaults to 1 and W to 10.
+    #[inline(never)]
     fn infer_command(&mut self, toks: &mut Tokens<'_>) {
         let mut n: u32 = 1;
         let mut w: u32 = 10;
@@ -335,6 +344,7 @@ impl<D: Dut> Protocol<D> {
     }
 
     /// `ee_infer`.
+    #[inline(never)]
     fn infer(&mut self, n: u32, w: u32) {
         // Stack high-water mark of this command: paint afresh, measure at the end.
         stack::paint();
