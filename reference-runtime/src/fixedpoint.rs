@@ -236,3 +236,147 @@ mod tests {
         assert_eq!(round_half_away_f32(1.49), 1.0);
     }
 }
+
+/// gemmlowp `RoundingHalfSum` for int32: `(a + b) / 2` rounded away from zero.
+#[inline(always)]
+pub fn rounding_half_sum(a: i32, b: i32) -> i32 {
+    let sum = a as i64 + b as i64;
+    let sign = if sum >= 0 { 1 } else { -1 };
+    ((sum + sign) / 2) as i32
+}
+
+/// gemmlowp `SaturatingRoundingMultiplyByPOT<exponent>` for any sign of `exponent`.
+#[inline(always)]
+pub fn saturating_rounding_multiply_by_pot(x: i32, exponent: i32) -> i32 {
+    if exponent > 0 {
+        saturating_shl(x, exponent as u32)
+    } else if exponent < 0 {
+        rounding_divide_by_pot(x, -exponent)
+    } else {
+        x
+    }
+}
+
+/// gemmlowp `exp_on_interval_between_negative_one_quarter_and_0_excl` (Q0.31 in and out).
+#[inline]
+pub fn exp_on_interval_between_negative_one_quarter_and_0_excl(a: i32) -> i32 {
+    const CONSTANT_TERM: i32 = 1895147668; // exp(-1/8)
+    const CONSTANT_1_OVER_3: i32 = 715827883;
+    let x = a.wrapping_add(1 << 28); // a + 1/8
+    let x2 = saturating_rounding_doubling_high_mul(x, x);
+    let x3 = saturating_rounding_doubling_high_mul(x2, x);
+    let x4 = saturating_rounding_doubling_high_mul(x2, x2);
+    let x4_over_4 = rounding_divide_by_pot(x4, 2);
+    let poly = rounding_divide_by_pot(
+        saturating_rounding_doubling_high_mul(x4_over_4.wrapping_add(x3), CONSTANT_1_OVER_3)
+            .wrapping_add(x2),
+        1,
+    );
+    CONSTANT_TERM.wrapping_add(saturating_rounding_doubling_high_mul(CONSTANT_TERM, x.wrapping_add(poly)))
+}
+
+/// gemmlowp `exp_on_negative_values` for an input with `integer_bits` integer bits (the int8
+/// softmax uses 5); returns exp(a) in Q0.31.
+pub fn exp_on_negative_values(a: i32, integer_bits: u32) -> i32 {
+    let integer_bits = integer_bits.min(30) as i32;
+    let fractional_bits = 31 - integer_bits;
+    let one_quarter: i32 = 1 << (fractional_bits - 2);
+    let mask = one_quarter - 1;
+    let a_mod_quarter_minus_one_quarter = (a & mask).wrapping_sub(one_quarter);
+    // Rescale<0> from `integer_bits`.
+    let mut result = exp_on_interval_between_negative_one_quarter_and_0_excl(
+        saturating_rounding_multiply_by_pot(a_mod_quarter_minus_one_quarter, integer_bits),
+    );
+    let remainder = a_mod_quarter_minus_one_quarter.wrapping_sub(a);
+    const BARREL: [(i32, i32); 7] = [
+        (-2, 1672461947), // exp(-1/4)
+        (-1, 1302514674), // exp(-1/2)
+        (0, 790015084),   // exp(-1)
+        (1, 290630308),   // exp(-2)
+        (2, 39332535),    // exp(-4)
+        (3, 720401),      // exp(-8)
+        (4, 242),         // exp(-16)
+    ];
+    for (exponent, multiplier) in BARREL {
+        if integer_bits > exponent {
+            let shift = fractional_bits + exponent;
+            if (0..32).contains(&shift) && remainder & (1i32.wrapping_shl(shift as u32)) != 0 {
+                result = saturating_rounding_doubling_high_mul(result, multiplier);
+            }
+        }
+    }
+    if integer_bits > 5 {
+        let clamp = -(1i32 << (36 - integer_bits).clamp(0, 30)); // -32.0
+        if a < clamp {
+            result = 0;
+        }
+    }
+    if a == 0 {
+        result = i32::MAX; // One() in Q0.31
+    }
+    result
+}
+
+/// gemmlowp `one_over_one_plus_x_for_x_in_0_1` (Q0.31 in and out): Newton-Raphson division.
+pub fn one_over_one_plus_x_for_x_in_0_1(a: i32) -> i32 {
+    const C48_17: i32 = 1515870810; // 48/17 in Q2.29
+    const CNEG32_17: i32 = -1010580540; // -32/17 in Q2.29
+    const ONE_Q2: i32 = 1 << 29;
+    let half_denominator = rounding_half_sum(a, i32::MAX);
+    let mut x = C48_17.wrapping_add(saturating_rounding_doubling_high_mul(half_denominator, CNEG32_17));
+    for _ in 0..3 {
+        let half_denominator_times_x = saturating_rounding_doubling_high_mul(half_denominator, x);
+        let one_minus = ONE_Q2.wrapping_sub(half_denominator_times_x);
+        // x * one_minus is Q4.27; Rescale<2> multiplies by 4 with saturation.
+        x = x.wrapping_add(saturating_rounding_multiply_by_pot(
+            saturating_rounding_doubling_high_mul(x, one_minus),
+            2,
+        ));
+    }
+    // ExactMulByPot<-1> (Q2 -> Q1, same raw), then Rescale<0>: times 2 with saturation.
+    saturating_rounding_multiply_by_pot(x, 1)
+}
+
+/// TFLite `GetReciprocal`: for `x` with `x_integer_digits` integer bits returns
+/// (1/x scaled into Q0.31, num_bits_over_unit).
+pub fn get_reciprocal(x: i32, x_integer_digits: i32) -> (i32, i32) {
+    let headroom_plus_one = (x as u32).leading_zeros() as i32;
+    let num_bits_over_unit = x_integer_digits - headroom_plus_one;
+    let shifted = (x as u32).checked_shl(headroom_plus_one as u32).unwrap_or(0);
+    let shifted_sum_minus_one = shifted.wrapping_sub(1u32 << 31) as i32;
+    (one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one), num_bits_over_unit)
+}
+
+#[cfg(test)]
+mod softmax_math_tests {
+    use super::*;
+
+    fn q(x: f64, frac_bits: i32) -> i32 {
+        (x * (1i64 << frac_bits) as f64).round() as i32
+    }
+
+    #[test]
+    fn exp_matches_float_closely() {
+        for &v in &[-0.01, -0.1, -0.25, -0.5, -1.0, -2.0, -3.3, -7.9, -15.0, -31.0] {
+            let got = exp_on_negative_values(q(v, 26), 5) as f64 / 2f64.powi(31);
+            assert!((got - f64::exp(v)).abs() < 1e-6, "exp({v}) = {got}");
+        }
+        assert_eq!(exp_on_negative_values(0, 5), i32::MAX);
+    }
+
+    #[test]
+    fn reciprocal_matches_float_closely() {
+        for &v in &[1.0f64, 1.25, 2.0, 3.7, 100.0, 4000.0] {
+            let (r, bits) = get_reciprocal(q(v, 19), 12);
+            let got = r as f64 / 2f64.powi(31) / 2f64.powi(bits);
+            assert!((got - 1.0 / v).abs() / (1.0 / v) < 1e-6, "1/{v} = {got}");
+        }
+    }
+
+    #[test]
+    fn half_sum() {
+        assert_eq!(rounding_half_sum(1, 2), 2);
+        assert_eq!(rounding_half_sum(-1, -2), -2);
+        assert_eq!(rounding_half_sum(i32::MAX, i32::MAX), i32::MAX);
+    }
+}

@@ -228,10 +228,7 @@ fn run_op(model: &Model<'_>, arena: &mut [u8], code: OpCode, op: &OpRecord) -> R
     match code {
         OpCode::FullyConnected => {
             let filter = tin(1)?;
-            let bias = match op.input(2) {
-                Some(b) => Some(I32Le::new(model.const_bytes(&model.tensor_record(b as usize)))),
-                None => None,
-            };
+            let bias = op.input(2).map(|b| I32Le::new(model.const_bytes(&model.tensor_record(b as usize))));
             let quant = QuantTable::new(model.quant_bytes(p[P_QUANT_INDEX], p[P_QUANT_COUNT]));
             let out_depth = filter.dim(0);
             let accum = filter.dim(1);
@@ -251,7 +248,84 @@ fn run_op(model: &Model<'_>, arena: &mut [u8], code: OpCode, op: &OpRecord) -> R
                 as_i8_mut(io.out),
             );
         }
-        _ => return Err(RuntimeError::Internal("op not implemented")),
+        OpCode::Conv2d | OpCode::DepthwiseConv2d => {
+            let filter = tin(1)?;
+            let bias = op.input(2).map(|b| I32Le::new(model.const_bytes(&model.tensor_record(b as usize))));
+            let quant = QuantTable::new(model.quant_bytes(p[P_QUANT_INDEX], p[P_QUANT_COUNT]));
+            let w = window(&in0, &out_t, filter.dim(1), filter.dim(2), p, true);
+            let input = io.input(in0.offset as usize, in0.byte_len as usize)?;
+            let f = as_i8(model.const_bytes(&filter));
+            if code == OpCode::Conv2d {
+                k::conv2d(&w, input, p[P_INPUT_OFFSET], f, filter.dim(3), bias, quant, stage, as_i8_mut(io.out));
+            } else {
+                let dm = p[P_DEPTH_MULTIPLIER].max(1) as usize;
+                k::depthwise_conv2d(&w, dm, input, p[P_INPUT_OFFSET], f, bias, quant, stage, as_i8_mut(io.out));
+            }
+        }
+        OpCode::AveragePool2d | OpCode::MaxPool2d => {
+            let w = window(&in0, &out_t, p[P_FILTER_H] as usize, p[P_FILTER_W] as usize, p, false);
+            let input = io.input(in0.offset as usize, in0.byte_len as usize)?;
+            if code == OpCode::AveragePool2d {
+                k::average_pool(&w, p[P_ACT_MIN], p[P_ACT_MAX], input, as_i8_mut(io.out));
+            } else {
+                k::max_pool(&w, p[P_ACT_MIN], p[P_ACT_MAX], input, as_i8_mut(io.out));
+            }
+        }
+        OpCode::Softmax => {
+            let depth = in0.dim(in0.rank as usize - 1);
+            let input = io.input(in0.offset as usize, in0.byte_len as usize)?;
+            k::softmax(
+                input,
+                depth,
+                p[P_SM_INPUT_MULTIPLIER],
+                p[P_SM_INPUT_LEFT_SHIFT],
+                p[P_SM_DIFF_MIN],
+                as_i8_mut(io.out),
+            );
+        }
+        OpCode::Add => {
+            let in1 = tin(1)?;
+            let a = io.input(in0.offset as usize, in0.byte_len as usize)?;
+            let b = io.input(in1.offset as usize, in1.byte_len as usize)?;
+            let ap = k::AddParams {
+                input1_offset: p[P_ADD_INPUT1_OFFSET],
+                input2_offset: p[P_ADD_INPUT2_OFFSET],
+                output_offset: p[P_ADD_OUTPUT_OFFSET],
+                left_shift: p[P_ADD_LEFT_SHIFT],
+                input1_multiplier: p[P_ADD_INPUT1_MULTIPLIER],
+                input1_shift: p[P_ADD_INPUT1_SHIFT],
+                input2_multiplier: p[P_ADD_INPUT2_MULTIPLIER],
+                input2_shift: p[P_ADD_INPUT2_SHIFT],
+                output_multiplier: p[P_ADD_OUTPUT_MULTIPLIER],
+                output_shift: p[P_ADD_OUTPUT_SHIFT],
+                act_min: p[P_ACT_MIN],
+                act_max: p[P_ACT_MAX],
+            };
+            k::add(&ap, a, b, as_i8_mut(io.out));
+        }
+        OpCode::Reshape => {}
     }
     Ok(())
+}
+
+/// Sliding-window geometry from validated NHWC tensors and op params.
+fn window(input: &TensorRecord, out: &TensorRecord, fh: usize, fw: usize, p: &[i32; format::NUM_PARAMS], dilated: bool) -> kernels::Window {
+    use format::*;
+    kernels::Window {
+        batches: out.dim(0),
+        in_h: input.dim(1),
+        in_w: input.dim(2),
+        in_c: input.dim(3),
+        out_h: out.dim(1),
+        out_w: out.dim(2),
+        out_c: out.dim(3),
+        filter_h: fh,
+        filter_w: fw,
+        stride_h: p[P_STRIDE_H] as usize,
+        stride_w: p[P_STRIDE_W] as usize,
+        dilation_h: if dilated { p[P_DILATION_H] as usize } else { 1 },
+        dilation_w: if dilated { p[P_DILATION_W] as usize } else { 1 },
+        pad_h: p[P_PAD_H] as usize,
+        pad_w: p[P_PAD_W] as usize,
+    }
 }

@@ -45,6 +45,34 @@ impl core::fmt::Display for ModelError {
 #[cfg(feature = "std")]
 impl std::error::Error for ModelError {}
 
+/// Checks the sliding-window parameters: strides/dilations >= 1, paddings >= 0, and every
+/// coordinate the kernel computes fits comfortably in 32 bits.
+fn check_window(
+    bad: &dyn Fn(&'static str) -> ModelError,
+    p: &[i32; NUM_PARAMS],
+    filter_h: usize,
+    filter_w: usize,
+    dilated: bool,
+    out: &TensorRecord,
+) -> Result<(), ModelError> {
+    let (sw, sh) = (p[P_STRIDE_W], p[P_STRIDE_H]);
+    let (dw, dh) = if dilated { (p[P_DILATION_W], p[P_DILATION_H]) } else { (1, 1) };
+    let (pw, ph) = (p[P_PAD_W], p[P_PAD_H]);
+    if !(1..=4096).contains(&sw) || !(1..=4096).contains(&sh) || !(1..=4096).contains(&dw) || !(1..=4096).contains(&dh) {
+        return Err(bad("bad stride or dilation"));
+    }
+    if !(0..=4096).contains(&pw) || !(0..=4096).contains(&ph) {
+        return Err(bad("bad padding"));
+    }
+    let reach = |o: usize, s: i32, f: usize, d: i32, pad: i32| -> u64 {
+        o as u64 * s as u64 + f as u64 * d as u64 + pad as u64
+    };
+    if reach(out.dim(1), sh, filter_h, dh, ph) >= (1 << 30) || reach(out.dim(2), sw, filter_w, dw, pw) >= (1 << 30) {
+        return Err(bad("window coordinates overflow"));
+    }
+    Ok(())
+}
+
 /// Shape and quantization of the model's input or output.
 #[derive(Clone, Copy, Debug)]
 pub struct TensorInfo {
@@ -461,7 +489,112 @@ impl<'a> Model<'a> {
                 check_offset(p[P_OUTPUT_OFFSET], -128, 127)?;
                 check_quant(out_depth)?;
             }
-            _ => return Err(bad("opcode not supported by this runtime build")),
+            OpCode::Conv2d | OpCode::DepthwiseConv2d => {
+                let dw = code == OpCode::DepthwiseConv2d;
+                if op.n_inputs < 2 || op.n_inputs > 3 {
+                    return Err(bad("convolution takes 2 or 3 inputs"));
+                }
+                let input = need(0)?;
+                let filter = need(1)?;
+                act(&input)?;
+                int8_const(&filter)?;
+                if input.rank != 4 || filter.rank != 4 || out.rank != 4 {
+                    return Err(bad("convolution tensors must be rank 4"));
+                }
+                if input.dim(0) != out.dim(0) {
+                    return Err(bad("batch mismatch"));
+                }
+                let in_c = input.dim(3);
+                let out_c = out.dim(3);
+                if dw {
+                    let m = p[P_DEPTH_MULTIPLIER];
+                    if m < 1 || filter.dim(0) != 1 || filter.dim(3) != out_c || in_c.checked_mul(m as usize) != Some(out_c) {
+                        return Err(bad("DEPTHWISE_CONV_2D channel mismatch"));
+                    }
+                } else {
+                    let f_in = filter.dim(3);
+                    if filter.dim(0) != out_c || in_c % f_in != 0 || out_c % (in_c / f_in) != 0 {
+                        return Err(bad("CONV_2D channel mismatch"));
+                    }
+                }
+                check_window(&bad, p, filter.dim(1), filter.dim(2), true, &out)?;
+                check_bias(2, out_c)?;
+                check_stage()?;
+                check_offset(p[P_INPUT_OFFSET], -127, 128)?;
+                check_offset(p[P_OUTPUT_OFFSET], -128, 127)?;
+                check_quant(out_c)?;
+            }
+            OpCode::AveragePool2d | OpCode::MaxPool2d => {
+                if op.n_inputs != 1 {
+                    return Err(bad("pooling takes 1 input"));
+                }
+                let input = need(0)?;
+                act(&input)?;
+                if input.rank != 4 || out.rank != 4 || input.dim(0) != out.dim(0) || input.dim(3) != out.dim(3) {
+                    return Err(bad("pooling shape mismatch"));
+                }
+                let (fw, fh) = (p[P_FILTER_W], p[P_FILTER_H]);
+                if !(1..=4096).contains(&fw) || !(1..=4096).contains(&fh) {
+                    return Err(bad("bad pooling filter size"));
+                }
+                check_window(&bad, p, fh as usize, fw as usize, false, &out)?;
+                check_stage()?;
+            }
+            OpCode::Reshape => {
+                if op.n_inputs != 1 {
+                    return Err(bad("RESHAPE takes 1 input"));
+                }
+                let input = need(0)?;
+                act(&input)?;
+                if input.byte_len != out.byte_len {
+                    return Err(bad("RESHAPE changes the element count"));
+                }
+            }
+            OpCode::Softmax => {
+                if op.n_inputs != 1 {
+                    return Err(bad("SOFTMAX takes 1 input"));
+                }
+                let input = need(0)?;
+                act(&input)?;
+                let depth = input.dim(input.rank as usize - 1);
+                if input.byte_len != out.byte_len || out.dim(out.rank as usize - 1) != depth {
+                    return Err(bad("SOFTMAX shape mismatch"));
+                }
+                if p[P_SM_INPUT_MULTIPLIER] < 0
+                    || !(0..=31).contains(&p[P_SM_INPUT_LEFT_SHIFT])
+                    || p[P_SM_DIFF_MIN] > 0
+                {
+                    return Err(bad("bad SOFTMAX parameters"));
+                }
+            }
+            OpCode::Add => {
+                if op.n_inputs != 2 {
+                    return Err(bad("ADD takes 2 inputs"));
+                }
+                let a = need(0)?;
+                let b = need(1)?;
+                act(&a)?;
+                act(&b)?;
+                if a.byte_len != out.byte_len || b.byte_len != out.byte_len {
+                    return Err(bad("ADD inputs must have the output's size (no broadcasting)"));
+                }
+                check_stage()?;
+                check_offset(p[P_ADD_INPUT1_OFFSET], -127, 128)?;
+                check_offset(p[P_ADD_INPUT2_OFFSET], -127, 128)?;
+                check_offset(p[P_ADD_OUTPUT_OFFSET], -128, 127)?;
+                if !(0..=30).contains(&p[P_ADD_LEFT_SHIFT]) {
+                    return Err(bad("bad ADD left shift"));
+                }
+                for (m, s) in [
+                    (P_ADD_INPUT1_MULTIPLIER, P_ADD_INPUT1_SHIFT),
+                    (P_ADD_INPUT2_MULTIPLIER, P_ADD_INPUT2_SHIFT),
+                    (P_ADD_OUTPUT_MULTIPLIER, P_ADD_OUTPUT_SHIFT),
+                ] {
+                    if p[m] < 0 || !(-31..=0).contains(&p[s]) {
+                        return Err(bad("bad ADD multiplier"));
+                    }
+                }
+            }
         }
         Ok(())
     }

@@ -456,9 +456,274 @@ impl<'m, 'a> Lowering<'m, 'a> {
                 p[P_QUANT_INDEX] = self.b.push_quant(&entries) as i32;
                 p[P_QUANT_COUNT] = entries.len() as i32;
             }
-            _ => return Err(err_op(i, name, "not lowered yet")),
+            builtin::CONV_2D | builtin::DEPTHWISE_CONV_2D => {
+                let dw = code == builtin::DEPTHWISE_CONV_2D;
+                let (padding, sw, sh, act, dil_w, dil_h, dm) = match &op.options {
+                    Options::Conv2D { padding, stride_w, stride_h, activation, dilation_w, dilation_h } if !dw => {
+                        (*padding, *stride_w, *stride_h, *activation, *dilation_w, *dilation_h, 1)
+                    }
+                    Options::DepthwiseConv2D {
+                        padding,
+                        stride_w,
+                        stride_h,
+                        depth_multiplier,
+                        activation,
+                        dilation_w,
+                        dilation_h,
+                    } if dw => (*padding, *stride_w, *stride_h, *activation, *dilation_w, *dilation_h, *depth_multiplier),
+                    o => return Err(err_op(i, name, format!("missing or unexpected options {o:?}"))),
+                };
+                if op.inputs.len() < 2 {
+                    return Err(err_op(i, name, "needs input and filter"));
+                }
+                let input = self.activation(arg(0))?;
+                let filter = self.constant(arg(1), tensor_type::INT8, "filter")?;
+                let bias = if arg(2) >= 0 { Some(self.constant(arg(2), tensor_type::INT32, "bias")?) } else { None };
+                let output = self.activation(out_idx)?;
+                let (it, ft, ot) = (
+                    self.b.tensors[input as usize],
+                    self.b.tensors[filter as usize],
+                    self.b.tensors[output as usize],
+                );
+                if it.rank != 4 || ft.rank != 4 || ot.rank != 4 {
+                    return Err(err_op(i, name, "tensors must be rank 4 (NHWC)"));
+                }
+                let out_c = ot.dims[3] as usize;
+                let (pad_h, pad_w) = self.padding(i, name, padding, [sh, sw], [dil_h, dil_w], &it, [ft.dims[1], ft.dims[2]], &ot)?;
+                let (in_s, in_zp) = self.qparams(arg(0))?;
+                let (out_s, out_zp) = self.qparams(out_idx)?;
+                let entries = self.channel_multipliers(i, name, arg(1), in_s, out_s, out_c)?;
+                let (amin, amax) =
+                    activation_range(act, out_s, out_zp).ok_or_else(|| err_op(i, name, format!("activation {act:?}")))?;
+                rec.opcode = if dw { OpCode::DepthwiseConv2d } else { OpCode::Conv2d } as u8;
+                rec.n_inputs = 3;
+                rec.inputs[0] = input;
+                rec.inputs[1] = filter;
+                rec.inputs[2] = bias.unwrap_or(NO_TENSOR);
+                rec.output = output;
+                let p = &mut rec.params;
+                p[P_ACT_MIN] = amin;
+                p[P_ACT_MAX] = amax;
+                p[P_INPUT_OFFSET] = -in_zp;
+                p[P_OUTPUT_OFFSET] = out_zp;
+                p[P_QUANT_INDEX] = self.b.push_quant(&entries) as i32;
+                p[P_QUANT_COUNT] = entries.len() as i32;
+                p[P_STRIDE_W] = sw;
+                p[P_STRIDE_H] = sh;
+                p[P_DILATION_W] = dil_w;
+                p[P_DILATION_H] = dil_h;
+                p[P_PAD_W] = pad_w;
+                p[P_PAD_H] = pad_h;
+                if dw {
+                    p[P_DEPTH_MULTIPLIER] = dm;
+                }
+            }
+            builtin::AVERAGE_POOL_2D | builtin::MAX_POOL_2D => {
+                let (padding, sw, sh, fw, fh, act) = match &op.options {
+                    Options::Pool2D { padding, stride_w, stride_h, filter_w, filter_h, activation } => {
+                        (*padding, *stride_w, *stride_h, *filter_w, *filter_h, *activation)
+                    }
+                    o => return Err(err_op(i, name, format!("missing or unexpected options {o:?}"))),
+                };
+                let input = self.activation(arg(0))?;
+                let output = self.activation(out_idx)?;
+                let (it, ot) = (self.b.tensors[input as usize], self.b.tensors[output as usize]);
+                if it.rank != 4 || ot.rank != 4 {
+                    return Err(err_op(i, name, "tensors must be rank 4 (NHWC)"));
+                }
+                if fw < 1 || fh < 1 {
+                    return Err(err_op(i, name, "bad filter size"));
+                }
+                let (pad_h, pad_w) =
+                    self.padding(i, name, padding, [sh, sw], [1, 1], &it, [fh as u32, fw as u32], &ot)?;
+                let (in_s, in_zp) = self.qparams(arg(0))?;
+                let (out_s, out_zp) = self.qparams(out_idx)?;
+                // TFLM requires identical input/output quantization for pooling.
+                if (in_s - out_s).abs() as f64 > 1e-6 || in_zp != out_zp {
+                    return Err(err_op(i, name, "input and output quantization differ"));
+                }
+                let (amin, amax) =
+                    activation_range(act, out_s, out_zp).ok_or_else(|| err_op(i, name, format!("activation {act:?}")))?;
+                rec.opcode = if code == builtin::AVERAGE_POOL_2D { OpCode::AveragePool2d } else { OpCode::MaxPool2d } as u8;
+                rec.n_inputs = 1;
+                rec.inputs[0] = input;
+                rec.output = output;
+                let p = &mut rec.params;
+                p[P_ACT_MIN] = amin;
+                p[P_ACT_MAX] = amax;
+                p[P_STRIDE_W] = sw;
+                p[P_STRIDE_H] = sh;
+                p[P_PAD_W] = pad_w;
+                p[P_PAD_H] = pad_h;
+                p[P_FILTER_W] = fw;
+                p[P_FILTER_H] = fh;
+            }
+            builtin::RESHAPE => {
+                let input = self.activation(arg(0))?;
+                let output = self.activation(out_idx)?;
+                if self.b.tensors[input as usize].byte_len != self.b.tensors[output as usize].byte_len {
+                    return Err(err_op(i, name, "element count changes"));
+                }
+                if self.qparams(arg(0))? != self.qparams(out_idx)? {
+                    return Err(err_op(i, name, "input and output quantization differ"));
+                }
+                rec.opcode = OpCode::Reshape as u8;
+                rec.n_inputs = 1;
+                rec.inputs[0] = input;
+                rec.output = output;
+            }
+            builtin::SOFTMAX => {
+                let beta = match &op.options {
+                    Options::Softmax { beta } => *beta,
+                    o => return Err(err_op(i, name, format!("missing or unexpected options {o:?}"))),
+                };
+                let input = self.activation(arg(0))?;
+                let output = self.activation(out_idx)?;
+                let (in_s, _) = self.qparams(arg(0))?;
+                let (out_s, out_zp) = self.qparams(out_idx)?;
+                if out_zp != -128 || out_s != 1.0 / 256.0 {
+                    return Err(err_op(i, name, "int8 output must have scale 1/256 and zero point -128"));
+                }
+                // TFLM PreprocessSoftmaxScaling with kScaledDiffIntegerBits = 5.
+                let real = (beta as f64 * in_s as f64 * (1u64 << 26) as f64).min((1u64 << 31) as f64 - 1.0);
+                let (mult, left_shift) = quantize_multiplier(real)
+                    .filter(|(_, s)| (0..=31).contains(s))
+                    .ok_or_else(|| err_op(i, name, format!("beta * input scale {real} out of range")))?;
+                // CalculateInputRadius(5, left_shift, 31).
+                let radius = (31.0 * (1u64 << 26) as f64 / (1u64 << left_shift) as f64).floor();
+                rec.opcode = OpCode::Softmax as u8;
+                rec.n_inputs = 1;
+                rec.inputs[0] = input;
+                rec.output = output;
+                rec.params[P_SM_INPUT_MULTIPLIER] = mult;
+                rec.params[P_SM_INPUT_LEFT_SHIFT] = left_shift;
+                rec.params[P_SM_DIFF_MIN] = -(radius as i32);
+            }
+            builtin::ADD => {
+                let act = match &op.options {
+                    Options::Add { activation } => *activation,
+                    Options::None => Activation::None,
+                    o => return Err(err_op(i, name, format!("unexpected options {o:?}"))),
+                };
+                if op.inputs.len() != 2 {
+                    return Err(err_op(i, name, "needs 2 inputs"));
+                }
+                let a = self.activation(arg(0))?;
+                let b = self.activation(arg(1))?;
+                let output = self.activation(out_idx)?;
+                let (ta, tb, to) = (self.b.tensors[a as usize], self.b.tensors[b as usize], self.b.tensors[output as usize]);
+                if ta.dims != to.dims || tb.dims != to.dims {
+                    return Err(err_op(i, name, "broadcasting is not supported"));
+                }
+                let (s1, zp1) = self.qparams(arg(0))?;
+                let (s2, zp2) = self.qparams(arg(1))?;
+                let (so, zpo) = self.qparams(out_idx)?;
+                let left_shift = 20;
+                let twice_max = 2.0 * (s1.max(s2) as f64);
+                let m = |real: f64| -> Result<(i32, i32), ImportError> {
+                    // QuantizeMultiplierSmallerThanOneExp
+                    quantize_multiplier(real)
+                        .filter(|(_, s)| *s <= 0 && real < 1.0 && real > 0.0)
+                        .ok_or_else(|| err_op(i, name, format!("multiplier {real} not in (0, 1)")))
+                };
+                let (m1, sh1) = m(s1 as f64 / twice_max)?;
+                let (m2, sh2) = m(s2 as f64 / twice_max)?;
+                let (mo, sho) = m(twice_max / ((1 << left_shift) as f64 * so as f64))?;
+                let (amin, amax) =
+                    activation_range(act, so, zpo).ok_or_else(|| err_op(i, name, format!("activation {act:?}")))?;
+                rec.opcode = OpCode::Add as u8;
+                rec.n_inputs = 2;
+                rec.inputs[0] = a;
+                rec.inputs[1] = b;
+                rec.output = output;
+                let p = &mut rec.params;
+                p[P_ACT_MIN] = amin;
+                p[P_ACT_MAX] = amax;
+                p[P_ADD_INPUT1_OFFSET] = -zp1;
+                p[P_ADD_INPUT2_OFFSET] = -zp2;
+                p[P_ADD_OUTPUT_OFFSET] = zpo;
+                p[P_ADD_LEFT_SHIFT] = left_shift;
+                p[P_ADD_INPUT1_MULTIPLIER] = m1;
+                p[P_ADD_INPUT1_SHIFT] = sh1;
+                p[P_ADD_INPUT2_MULTIPLIER] = m2;
+                p[P_ADD_INPUT2_SHIFT] = sh2;
+                p[P_ADD_OUTPUT_MULTIPLIER] = mo;
+                p[P_ADD_OUTPUT_SHIFT] = sho;
+            }
+            _ => return Err(err_op(i, name, "not lowered")),
         }
         Ok(rec)
+    }
+
+    /// TFLM `ComputePaddingHeightWidth`: checks the output size the model states against the
+    /// one TFLite computes and returns (pad_h, pad_w).
+    #[allow(clippy::too_many_arguments)]
+    fn padding(
+        &self,
+        i: usize,
+        name: &str,
+        padding: tflite::Padding,
+        stride: [i32; 2],
+        dilation: [i32; 2],
+        input: &TensorRecord,
+        filter_hw: [u32; 2],
+        output: &TensorRecord,
+    ) -> Result<(i32, i32), ImportError> {
+        let mut pads = [0i32; 2];
+        for axis in 0..2 {
+            let (s, d) = (stride[axis] as i64, dilation[axis] as i64);
+            if !(1..=4096).contains(&s) || !(1..=4096).contains(&d) {
+                return Err(err_op(i, name, format!("bad stride {s} or dilation {d}")));
+            }
+            let in_size = input.dims[1 + axis] as i64;
+            let f = filter_hw[axis] as i64;
+            let eff = (f - 1) * d + 1;
+            let out = match padding {
+                tflite::Padding::Same => (in_size + s - 1) / s,
+                tflite::Padding::Valid => (in_size + s - eff) / s,
+                tflite::Padding::Unknown(x) => return Err(err_op(i, name, format!("unknown padding {x}"))),
+            };
+            if out != output.dims[1 + axis] as i64 {
+                return Err(err_op(
+                    i,
+                    name,
+                    format!("output size {} does not match the computed {out}", output.dims[1 + axis]),
+                ));
+            }
+            let total = ((out - 1) * s + eff - in_size).max(0);
+            pads[axis] = (total / 2) as i32;
+        }
+        Ok((pads[0], pads[1]))
+    }
+
+    /// TFLM `PopulateConvolutionQuantizationParams`: one (multiplier, shift) per output channel
+    /// from double(input_scale) * double(filter_scale[c]) / double(output_scale); a single entry
+    /// when the filter is per-tensor quantized.
+    fn channel_multipliers(
+        &self,
+        i: usize,
+        name: &str,
+        filter_idx: i32,
+        in_s: f32,
+        out_s: f32,
+        channels: usize,
+    ) -> Result<Vec<(i32, i32)>, ImportError> {
+        let ft = self.tensor(filter_idx)?;
+        let scales = ft.quantization.as_ref().map(|q| q.scale.clone()).unwrap_or_default();
+        if scales.is_empty() {
+            return Err(err_op(i, name, "filter is not quantized"));
+        }
+        if scales.len() > 1 && scales.len() != channels {
+            return Err(err_op(i, name, format!("{} filter scales for {channels} channels", scales.len())));
+        }
+        scales
+            .iter()
+            .map(|&fs| {
+                quantize_multiplier(in_s as f64 * fs as f64 / out_s as f64)
+                    .filter(|(_, s)| (-31..=30).contains(s))
+                    .ok_or_else(|| err_op(i, name, format!("bad requant scale (filter scale {fs})")))
+            })
+            .collect()
     }
 
     /// Liveness-based greedy arena plan: tensors sorted by size (largest first) go to the

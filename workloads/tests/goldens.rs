@@ -47,3 +47,24 @@ fn ad01_bit_exact() {
         assert_eq!(n, 10);
     }
 }
+
+#[test]
+fn kws01_bit_exact() {
+    if let Some((n, _)) = check("kws01") {
+        assert_eq!(n, 10);
+    }
+}
+
+#[test]
+fn vww01_bit_exact() {
+    if let Some((n, _)) = check("vww01") {
+        assert_eq!(n, 10);
+    }
+}
+
+#[test]
+fn ic01_bit_exact() {
+    if let Some((n, _)) = check("ic01") {
+        assert_eq!(n, 10);
+    }
+}

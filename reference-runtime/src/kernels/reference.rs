@@ -37,3 +37,268 @@ pub fn fully_connected(
         }
     }
 }
+
+use super::Window;
+use crate::fixedpoint::{
+    exp_on_negative_values, get_reciprocal, multiply_by_quantized_multiplier_smaller_than_one_exp,
+    rounding_divide_by_pot, saturating_rounding_doubling_high_mul,
+};
+
+/// CONV_2D, int8, NHWC input, filter `[out_c, kh, kw, in_c / groups]`, per-channel requant.
+/// Mirrors `reference_integer_ops::ConvPerChannel` (including grouped convolution).
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d(
+    w: &Window,
+    input: &[i8],
+    input_offset: i32,
+    filter: &[i8],
+    filter_in_c: usize,
+    bias: Option<I32Le<'_>>,
+    quant: QuantTable<'_>,
+    stage: OutputStage,
+    output: &mut [i8],
+) {
+    let groups = w.in_c / filter_in_c.max(1);
+    let filters_per_group = w.out_c / groups.max(1);
+    for b in 0..w.batches {
+        for oy in 0..w.out_h {
+            let in_y0 = (oy * w.stride_h) as isize - w.pad_h as isize;
+            for ox in 0..w.out_w {
+                let in_x0 = (ox * w.stride_w) as isize - w.pad_w as isize;
+                for oc in 0..w.out_c {
+                    let group = oc / filters_per_group.max(1);
+                    let mut acc: i32 = 0;
+                    for fy in 0..w.filter_h {
+                        let iy = in_y0 + (w.dilation_h * fy) as isize;
+                        if iy < 0 || iy >= w.in_h as isize {
+                            continue;
+                        }
+                        for fx in 0..w.filter_w {
+                            let ix = in_x0 + (w.dilation_w * fx) as isize;
+                            if ix < 0 || ix >= w.in_w as isize {
+                                continue;
+                            }
+                            let in_base =
+                                ((b * w.in_h + iy as usize) * w.in_w + ix as usize) * w.in_c + group * filter_in_c;
+                            let f_base = ((oc * w.filter_h + fy) * w.filter_w + fx) * filter_in_c;
+                            for ic in 0..filter_in_c {
+                                let iv = input[in_base + ic] as i32;
+                                let fv = filter[f_base + ic] as i32;
+                                acc = acc.wrapping_add(fv.wrapping_mul(iv + input_offset));
+                            }
+                        }
+                    }
+                    if let Some(bias) = bias {
+                        acc = acc.wrapping_add(bias.get(oc));
+                    }
+                    let (m, s) = quant.get(oc);
+                    output[((b * w.out_h + oy) * w.out_w + ox) * w.out_c + oc] = stage.apply(acc, m, s);
+                }
+            }
+        }
+    }
+}
+
+/// DEPTHWISE_CONV_2D, int8, filter `[1, kh, kw, out_c]`, `out_c = in_c * depth_multiplier`.
+/// Mirrors `reference_integer_ops::DepthwiseConvPerChannel`.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_conv2d(
+    w: &Window,
+    depth_multiplier: usize,
+    input: &[i8],
+    input_offset: i32,
+    filter: &[i8],
+    bias: Option<I32Le<'_>>,
+    quant: QuantTable<'_>,
+    stage: OutputStage,
+    output: &mut [i8],
+) {
+    for b in 0..w.batches {
+        for oy in 0..w.out_h {
+            let in_y0 = (oy * w.stride_h) as isize - w.pad_h as isize;
+            for ox in 0..w.out_w {
+                let in_x0 = (ox * w.stride_w) as isize - w.pad_w as isize;
+                for ic in 0..w.in_c {
+                    for m in 0..depth_multiplier {
+                        let oc = m + ic * depth_multiplier;
+                        let mut acc: i32 = 0;
+                        for fy in 0..w.filter_h {
+                            let iy = in_y0 + (w.dilation_h * fy) as isize;
+                            if iy < 0 || iy >= w.in_h as isize {
+                                continue;
+                            }
+                            for fx in 0..w.filter_w {
+                                let ix = in_x0 + (w.dilation_w * fx) as isize;
+                                if ix < 0 || ix >= w.in_w as isize {
+                                    continue;
+                                }
+                                let iv = input[((b * w.in_h + iy as usize) * w.in_w + ix as usize) * w.in_c + ic] as i32;
+                                let fv = filter[(fy * w.filter_w + fx) * w.out_c + oc] as i32;
+                                acc = acc.wrapping_add(fv.wrapping_mul(iv + input_offset));
+                            }
+                        }
+                        if let Some(bias) = bias {
+                            acc = acc.wrapping_add(bias.get(oc));
+                        }
+                        let (mul, s) = quant.get(oc);
+                        output[((b * w.out_h + oy) * w.out_w + ox) * w.out_c + oc] = stage.apply(acc, mul, s);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The in-image part `[start, end)` of a pooling window along one axis.
+#[inline(always)]
+fn window_range(origin: isize, filter: usize, size: usize) -> (usize, usize) {
+    let start = (-origin).max(0) as usize;
+    let end = (filter as isize).min(size as isize - origin).max(0) as usize;
+    (start, end)
+}
+
+/// AVERAGE_POOL_2D, int8 (`reference_integer_ops::AveragePool`): the average over the in-image
+/// part of the window, rounded half away from zero, then clamped. `w.in_c == w.out_c`.
+pub fn average_pool(w: &Window, act_min: i32, act_max: i32, input: &[i8], output: &mut [i8]) {
+    let c = w.in_c;
+    for b in 0..w.batches {
+        for oy in 0..w.out_h {
+            let in_y0 = (oy * w.stride_h) as isize - w.pad_h as isize;
+            let (fy0, fy1) = window_range(in_y0, w.filter_h, w.in_h);
+            for ox in 0..w.out_w {
+                let in_x0 = (ox * w.stride_w) as isize - w.pad_w as isize;
+                let (fx0, fx1) = window_range(in_x0, w.filter_w, w.in_w);
+                for ch in 0..c {
+                    let mut acc: i32 = 0;
+                    let mut count: i32 = 0;
+                    for fy in fy0..fy1 {
+                        let iy = (in_y0 + fy as isize) as usize;
+                        for fx in fx0..fx1 {
+                            let ix = (in_x0 + fx as isize) as usize;
+                            acc += input[((b * w.in_h + iy) * w.in_w + ix) * c + ch] as i32;
+                            count += 1;
+                        }
+                    }
+                    // TFLM fails the op on an empty window; validation rules that out.
+                    let avg = if count == 0 {
+                        0
+                    } else if acc > 0 {
+                        (acc + count / 2) / count
+                    } else {
+                        (acc - count / 2) / count
+                    };
+                    output[((b * w.out_h + oy) * w.out_w + ox) * c + ch] = avg.max(act_min).min(act_max) as i8;
+                }
+            }
+        }
+    }
+}
+
+/// MAX_POOL_2D, int8 (`reference_integer_ops::MaxPool`).
+pub fn max_pool(w: &Window, act_min: i32, act_max: i32, input: &[i8], output: &mut [i8]) {
+    let c = w.in_c;
+    for b in 0..w.batches {
+        for oy in 0..w.out_h {
+            let in_y0 = (oy * w.stride_h) as isize - w.pad_h as isize;
+            let (fy0, fy1) = window_range(in_y0, w.filter_h, w.in_h);
+            for ox in 0..w.out_w {
+                let in_x0 = (ox * w.stride_w) as isize - w.pad_w as isize;
+                let (fx0, fx1) = window_range(in_x0, w.filter_w, w.in_w);
+                for ch in 0..c {
+                    let mut max = i8::MIN;
+                    for fy in fy0..fy1 {
+                        let iy = (in_y0 + fy as isize) as usize;
+                        for fx in fx0..fx1 {
+                            let ix = (in_x0 + fx as isize) as usize;
+                            max = max.max(input[((b * w.in_h + iy) * w.in_w + ix) * c + ch]);
+                        }
+                    }
+                    output[((b * w.out_h + oy) * w.out_w + ox) * c + ch] =
+                        (max as i32).max(act_min).min(act_max) as i8;
+                }
+            }
+        }
+    }
+}
+
+/// SOFTMAX int8 -> int8 (output scale 1/256, zero point -128) over the last dimension, exactly
+/// as TFLite's `reference_ops::Softmax` fixed-point path: gemmlowp `exp_on_negative_values`
+/// on Q5.26 scaled differences, Q12.19 accumulation, `GetReciprocal`.
+pub fn softmax(
+    input: &[i8],
+    depth: usize,
+    input_beta_multiplier: i32,
+    input_beta_left_shift: i32,
+    diff_min: i32,
+    output: &mut [i8],
+) {
+    const SCALED_DIFF_INTEGER_BITS: u32 = 5;
+    const ACCUMULATION_INTEGER_BITS: i32 = 12;
+    if depth == 0 {
+        return;
+    }
+    let rescale = |diff: i32| -> i32 {
+        // MultiplyByQuantizedMultiplierGreaterThanOne
+        let shifted = diff.wrapping_mul(1i32.wrapping_shl(input_beta_left_shift.clamp(0, 31) as u32));
+        saturating_rounding_doubling_high_mul(shifted, input_beta_multiplier)
+    };
+    for (row_in, row_out) in input.chunks_exact(depth).zip(output.chunks_exact_mut(depth)) {
+        let max_in_row = row_in.iter().copied().max().unwrap_or(i8::MIN) as i32;
+        let mut sum_of_exps: i32 = 0;
+        for &v in row_in {
+            let diff = v as i32 - max_in_row;
+            if diff >= diff_min {
+                let e = exp_on_negative_values(rescale(diff), SCALED_DIFF_INTEGER_BITS);
+                // Rescale<12> from Q0: divide by 2^12 with rounding.
+                sum_of_exps = sum_of_exps.wrapping_add(rounding_divide_by_pot(e, ACCUMULATION_INTEGER_BITS));
+            }
+        }
+        let (shifted_scale, num_bits_over_unit) = get_reciprocal(sum_of_exps, ACCUMULATION_INTEGER_BITS);
+        let exponent = num_bits_over_unit + 31 - 8;
+        for (o, &v) in row_out.iter_mut().zip(row_in) {
+            let diff = v as i32 - max_in_row;
+            *o = if diff >= diff_min {
+                let e = exp_on_negative_values(rescale(diff), SCALED_DIFF_INTEGER_BITS);
+                let unsat = rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted_scale, e), exponent);
+                (unsat - 128).clamp(-128, 127) as i8
+            } else {
+                i8::MIN
+            };
+        }
+    }
+}
+
+/// ADD parameters (`ArithmeticParams` of TFLM's quantized add).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddParams {
+    pub input1_offset: i32,
+    pub input2_offset: i32,
+    pub output_offset: i32,
+    pub left_shift: i32,
+    pub input1_multiplier: i32,
+    pub input1_shift: i32,
+    pub input2_multiplier: i32,
+    pub input2_shift: i32,
+    pub output_multiplier: i32,
+    pub output_shift: i32,
+    pub act_min: i32,
+    pub act_max: i32,
+}
+
+/// ADD int8, same shapes (`reference_integer_ops::AddFunc` element-wise).
+pub fn add(p: &AddParams, a: &[i8], b: &[i8], output: &mut [i8]) {
+    let ls = 1i32.wrapping_shl(p.left_shift.clamp(0, 31) as u32);
+    for ((o, &x), &y) in output.iter_mut().zip(a).zip(b) {
+        let v1 = (p.input1_offset + x as i32).wrapping_mul(ls);
+        let v2 = (p.input2_offset + y as i32).wrapping_mul(ls);
+        let s1 = multiply_by_quantized_multiplier_smaller_than_one_exp(v1, p.input1_multiplier, p.input1_shift);
+        let s2 = multiply_by_quantized_multiplier_smaller_than_one_exp(v2, p.input2_multiplier, p.input2_shift);
+        let raw = multiply_by_quantized_multiplier_smaller_than_one_exp(
+            s1.wrapping_add(s2),
+            p.output_multiplier,
+            p.output_shift,
+        )
+        .wrapping_add(p.output_offset);
+        *o = raw.max(p.act_min).min(p.act_max) as i8;
+    }
+}
