@@ -35,7 +35,7 @@ fn build_env(board: &Board, workload: &Workload, model: &PreparedModel) -> Vec<(
         ("MCUBENCH_MODEL_BLOB", model.blob_path.display().to_string()),
         ("MCUBENCH_WORKLOAD", workload.id.to_string()),
         ("MCUBENCH_ARENA_BYTES", model.imported.arena_bytes.max(4).to_string()),
-        ("MCUBENCH_INPUT_BYTES", workload.input_bytes().to_string()),
+        ("MCUBENCH_INPUT_BYTES", workload.input_wire_bytes().to_string()),
         ("MCUBENCH_SYSTICK_HZ", board.systick_hz.to_string()),
         ("MCUBENCH_FLASH_ORIGIN", format!("{:#x}", board.memory.flash.origin)),
         ("MCUBENCH_FLASH_SIZE", format!("{:#x}", board.memory.flash.size)),

@@ -194,7 +194,7 @@ pub struct Region {
     pub size: u64,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Budget {
     pub flash: u64,
@@ -221,10 +221,10 @@ pub struct PowerModel {
 impl Board {
     /// What the budget check compares against: the imitated part's budget, else the memory map.
     pub fn flash_budget(&self) -> u64 {
-        self.budget.map(|b| b.flash).unwrap_or(self.memory.flash.size)
+        self.budget.as_ref().map(|b| b.flash).unwrap_or(self.memory.flash.size)
     }
     pub fn ram_budget(&self) -> u64 {
-        self.budget.map(|b| b.ram).unwrap_or(self.memory.ram.size)
+        self.budget.as_ref().map(|b| b.ram).unwrap_or(self.memory.ram.size)
     }
 }
 
@@ -288,7 +288,7 @@ impl BoardsFile {
             if f.origin < r.origin + r.size && r.origin < f.origin + f.size {
                 return Err(invalid("memory", "flash and RAM regions overlap".into()));
             }
-            if let Some(budget) = board.budget {
+            if let Some(budget) = &board.budget {
                 if budget.flash > f.size {
                     return Err(invalid("budget.flash", format!("{} bytes is more than the flash region ({} bytes)", budget.flash, f.size)));
                 }

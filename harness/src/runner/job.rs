@@ -62,7 +62,7 @@ struct StageError {
 }
 impl std::fmt::Display for StageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.stage)
+        write!(f, "[stage: {}]", self.stage)
     }
 }
 
@@ -76,8 +76,9 @@ impl<T, E: Into<anyhow::Error>> Stage<T> for Result<T, E> {
 }
 
 fn split_stage(e: &anyhow::Error) -> (String, String) {
-    let stage = e.chain().find_map(|c| c.downcast_ref::<StageError>()).map(|s| s.stage).unwrap_or("session");
-    let msg: Vec<String> = e.chain().filter(|c| c.downcast_ref::<StageError>().is_none()).map(|c| c.to_string()).collect();
+    let stage = e.downcast_ref::<StageError>().map(|s| s.stage).unwrap_or("session");
+    let marker = StageError { stage }.to_string();
+    let msg: Vec<String> = e.chain().map(|c| c.to_string()).filter(|m| *m != marker).collect();
     (stage.to_string(), msg.join(": "))
 }
 
@@ -117,14 +118,15 @@ async fn drive(
     r: &ReadyJob,
     session: &mut QemuSession,
     stream: tokio::net::TcpStream,
-    step: &dyn Fn(String),
-    emit: &dyn Fn(Entry),
+    step: &(dyn Fn(String) + Sync),
+    emit: &(dyn Fn(Entry) + Sync),
 ) -> anyhow::Result<()> {
     let job = &r.job;
     let w = job.workload;
     let client_cfg = ClientConfig {
         line_timeout: cfg.timeouts.line,
         infer_timeout: cfg.timeouts.infer,
+        boot_timeout: cfg.timeouts.boot,
         ..ClientConfig::default()
     };
     let mut dut = DutClient::new(stream, client_cfg);
@@ -167,7 +169,7 @@ async fn drive(
     let warmups = cfg.warmups.unwrap_or(w.default_warmups);
     let perf_input: Vec<i8> = match goldens.first() {
         Some(g) => g.input.clone(),
-        None => (0..input.len).map(|i| ((i * 37 + 11) % 256) as u8 as i8).collect(),
+        None => (0..input.len()).map(|i| ((i * 37 + 11) % 256) as u8 as i8).collect(),
     };
     let bytes = encode_input(w.input_format, &perf_input, input.scale, input.zero_point);
     let upload_started = Instant::now();

@@ -107,7 +107,7 @@ pub async fn run(jobs: Vec<Job>, cfg: RunConfig, events: UnboundedSender<RunEven
             }
         };
         if let Err(e) = model.imported.check_fits(job.board.flash_budget(), job.board.ram_budget()) {
-            let part = job.board.budget.and_then(|b| b.part.clone()).map(|p| format!(" ({p} budget)")).unwrap_or_default();
+            let part = job.board.budget.as_ref().and_then(|b| b.part.clone()).map(|p| format!(" ({p} budget)")).unwrap_or_default();
             emit(failure(&cfg, &host, job, None, "fit", format!("does not fit {}{part}: {e}", job.board.name)));
             continue;
         }
