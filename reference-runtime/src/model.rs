@@ -599,21 +599,46 @@ impl<'a> Model<'a> {
         Ok(())
     }
 
+    // Light accessors for the plan check (read only the fields needed, no full decode).
+    #[inline]
+    fn op_base(&self, i: usize) -> usize {
+        self.h.ops_off as usize + i * OP_RECORD_SIZE
+    }
+
+    #[inline]
+    fn op_output(&self, i: usize) -> usize {
+        rd_u16(self.bytes, self.op_base(i) + 12).unwrap_or(NO_TENSOR) as usize
+    }
+
+    #[inline]
+    fn op_reads(&self, i: usize, t: usize) -> bool {
+        let base = self.op_base(i);
+        let n = (self.bytes[base + 1] as usize).min(MAX_OP_INPUTS);
+        (0..n).any(|k| rd_u16(self.bytes, base + 4 + 2 * k).map(|v| v as usize) == Some(t))
+    }
+
+    #[inline]
+    fn tensor_span(&self, t: usize) -> (u8, usize, usize) {
+        let base = self.h.tensors_off as usize + t * TENSOR_RECORD_SIZE;
+        let off = rd_u32(self.bytes, base + 20).unwrap_or(0) as usize;
+        let len = rd_u32(self.bytes, base + 24).unwrap_or(0) as usize;
+        (self.bytes[base + 2], off, off + len)
+    }
+
     /// Producer op of tensor `t` (`None` for the model input or an unproduced tensor).
     fn producer(&self, t: usize) -> Option<usize> {
-        (0..self.op_count()).find(|&i| self.op_record(i).output as usize == t)
+        (0..self.op_count()).find(|&i| self.op_output(i) == t)
     }
 
     /// Lifetime `[first, last]` of activation `t` in op steps: the model input is live from
-    /// step 0, the output until the end.
+    /// step 0, the output until the end. `None` if nothing produces it.
     fn lifetime(&self, t: usize) -> Option<(usize, usize)> {
         let n = self.op_count();
         let first = if t == self.input_index() { 0 } else { self.producer(t)? };
         let mut last = first;
-        for i in 0..n {
-            let op = self.op_record(i);
-            if (0..op.n_inputs as usize).any(|k| op.inputs[k] as usize == t) {
-                last = last.max(i);
+        for i in first..n {
+            if self.op_reads(i, t) {
+                last = i;
             }
         }
         if t == self.output_index() {
@@ -625,26 +650,22 @@ impl<'a> Model<'a> {
     /// The tensor `t` aliases through no-op RESHAPEs (same offset), else `t` itself.
     fn alias_root(&self, mut t: usize) -> usize {
         for _ in 0..self.op_count() {
-            match self.producer(t) {
-                Some(p) => {
-                    let op = self.op_record(p);
-                    if op.opcode != OpCode::Reshape as u8 {
-                        break;
-                    }
-                    let src = op.inputs[0] as usize;
-                    if self.tensor_record(src).offset != self.tensor_record(t).offset {
-                        break;
-                    }
-                    t = src;
-                }
-                None => break,
+            let Some(p) = self.producer(t) else { break };
+            let base = self.op_base(p);
+            if self.bytes[base] != OpCode::Reshape as u8 {
+                break;
             }
+            let src = rd_u16(self.bytes, base + 4).unwrap_or(NO_TENSOR) as usize;
+            if src >= self.tensor_count() || self.tensor_span(src).1 != self.tensor_span(t).1 {
+                break;
+            }
+            t = src;
         }
         t
     }
 
     /// Every activation is written once, read only after it is written, and never overwritten
-    /// while it is still live.
+    /// while it is still live (checked pairwise over byte-overlapping activations).
     fn validate_plan(&self) -> R<()> {
         let n = self.op_count();
         for i in 0..n {
@@ -655,11 +676,7 @@ impl<'a> Model<'a> {
             }
             for k in 0..op.n_inputs as usize {
                 let t = op.inputs[k];
-                if t == NO_TENSOR {
-                    continue;
-                }
-                let tr = self.tensor_record(t as usize);
-                if tr.storage != STORAGE_ARENA {
+                if t == NO_TENSOR || self.tensor_span(t as usize).0 != STORAGE_ARENA {
                     continue;
                 }
                 let ok = t as usize == self.input_index()
@@ -672,27 +689,26 @@ impl<'a> Model<'a> {
         if self.producer(self.output_index()).is_none() {
             return Err(ModelError::BadHeader("no op writes the output"));
         }
-        // Overlap check: when op i writes o, no other live tensor may share o's bytes.
-        for i in 0..n {
-            let o = self.op_record(i).output as usize;
-            let ot = self.tensor_record(o);
-            let (o_lo, o_hi) = (ot.offset as usize, ot.offset as usize + ot.byte_len as usize);
-            let o_root = self.alias_root(o);
-            for u in 0..self.tensor_count() {
-                if u == o {
+        let nt = self.tensor_count();
+        for a in 0..nt {
+            let (sa, a_lo, a_hi) = self.tensor_span(a);
+            if sa != STORAGE_ARENA {
+                continue;
+            }
+            let mut life_a = None;
+            for b in a + 1..nt {
+                let (sb, b_lo, b_hi) = self.tensor_span(b);
+                if sb != STORAGE_ARENA || b_hi <= a_lo || a_hi <= b_lo {
                     continue;
                 }
-                let ut = self.tensor_record(u);
-                if ut.storage != STORAGE_ARENA {
-                    continue;
+                if life_a.is_none() {
+                    life_a = Some(self.lifetime(a));
                 }
-                let (u_lo, u_hi) = (ut.offset as usize, ut.offset as usize + ut.byte_len as usize);
-                if u_hi <= o_lo || o_hi <= u_lo {
-                    continue;
-                }
-                let Some((f, l)) = self.lifetime(u) else { continue };
-                if f <= i && i <= l && self.alias_root(u) != o_root {
-                    return Err(ModelError::ArenaConflict { op: i, written: o, victim: u });
+                let Some(Some((fa, la))) = life_a else { break };
+                let Some((fb, lb)) = self.lifetime(b) else { continue };
+                if fa <= lb && fb <= la && self.alias_root(a) != self.alias_root(b) {
+                    let (op, written, victim) = if fa >= fb { (fa, a, b) } else { (fb, b, a) };
+                    return Err(ModelError::ArenaConflict { op, written, victim });
                 }
             }
         }

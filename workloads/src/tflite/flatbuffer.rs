@@ -161,6 +161,12 @@ impl<'a> Table<'a> {
         Ok(Some(self.pos + off))
     }
 
+    /// Absolute byte position of scalar/offset field `slot`, `None` if absent (for tools and
+    /// tests that patch files).
+    pub fn field_position(&self, slot: usize) -> Option<usize> {
+        self.field(slot, 1, "field").ok().flatten()
+    }
+
     pub fn u8(&self, slot: usize, name: &str, default: u8) -> Result<u8, FbError> {
         match self.field(slot, 1, name)? {
             Some(p) => self.fb.u8(&self.field_name(slot, name), p),
