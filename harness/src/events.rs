@@ -12,6 +12,8 @@ pub enum RunEvent {
     BuildFinished { what: String, cached: bool, elapsed: Duration },
     /// A job is starting on its board.
     JobStarted { job: JobKey },
+    /// A board session is up (QEMU started); `pid` is the emulator's process id.
+    SessionStarted { job: JobKey, pid: Option<u32> },
     /// A step inside a job, for progress output.
     JobStep { job: JobKey, step: String },
     /// A record to store (a metric, a check or a failure).

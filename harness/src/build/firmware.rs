@@ -76,6 +76,22 @@ pub async fn build(
         return Ok(Firmware { sha256: sha256_hex(&bytes), elf, cached: true, build_secs: 0.0 });
     }
 
+    // Builds of different firmware share one cargo target dir, so the build and the copy of
+    // its output must not interleave with another build (another board task or process).
+    std::fs::create_dir_all(cache.join("target"))?;
+    let lock_path = cache.join("target/firmware.lock");
+    let lock = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
+        f.lock()?;
+        Ok(f)
+    })
+    .await?
+    .context("cannot lock the firmware build directory")?;
+    if elf.exists() {
+        let bytes = std::fs::read(&elf)?;
+        return Ok(Firmware { sha256: sha256_hex(&bytes), elf, cached: true, build_secs: 0.0 });
+    }
+
     let started = Instant::now();
     let target_dir = cache.join("target/firmware");
     let mut cmd = Command::new(cargo());
@@ -90,9 +106,10 @@ pub async fn build(
     run_tool(cmd, &format!("building firmware for {} / {} ({})", board.name, workload.id, board.target)).await?;
     let built = target_dir.join(&board.target).join("release/mcubench-firmware");
     std::fs::create_dir_all(&out_dir)?;
-    let tmp = elf.with_extension("tmp");
+    let tmp = elf.with_extension(super::hash::tmp_suffix());
     std::fs::copy(&built, &tmp).with_context(|| format!("the firmware build left no ELF at {}", built.display()))?;
     std::fs::rename(&tmp, &elf)?;
+    drop(lock);
     let bytes = std::fs::read(&elf)?;
     Ok(Firmware { sha256: sha256_hex(&bytes), elf, cached: false, build_secs: started.elapsed().as_secs_f64() })
 }

@@ -65,3 +65,11 @@ pub fn hex(bytes: &[u8]) -> String {
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
+
+/// A file-name suffix unique to this process and call, for write-then-rename into a cache
+/// that concurrent runs share.
+pub fn tmp_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!("tmp.{}.{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}

@@ -33,7 +33,7 @@ pub fn prepare(workload: &Workload, models_dir: &Path, cache: &Path) -> anyhow::
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let blob_path = dir.join(format!("{}-{}.blob", workload.id, &sha256_hex(&imported.blob)[..16]));
     if !blob_path.exists() {
-        let tmp = blob_path.with_extension("tmp");
+        let tmp = blob_path.with_extension(super::hash::tmp_suffix());
         std::fs::write(&tmp, &imported.blob).with_context(|| format!("cannot write {}", tmp.display()))?;
         std::fs::rename(&tmp, &blob_path)?;
     }

@@ -28,6 +28,10 @@ impl Console {
                 eprintln!("{} built {what} ({how})", self.stamp());
             }
             RunEvent::JobStarted { job } => eprintln!("{} start {job}", self.stamp()),
+            RunEvent::SessionStarted { job, pid } => {
+                let pid = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+                eprintln!("{}   {} / {}: QEMU started{pid}", self.stamp(), job.board, job.workload)
+            }
             RunEvent::JobStep { job, step } => eprintln!("{}   {} / {}: {step}", self.stamp(), job.board, job.workload),
             RunEvent::Record(r) => match &r.entry {
                 Entry::Failure { stage, message } => {

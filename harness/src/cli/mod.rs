@@ -61,9 +61,9 @@ enum BoardsCommand {
 
 #[derive(Args)]
 struct BoardsFileArg {
-    /// The board inventory.
-    #[arg(long, default_value = "boards.yaml", env = "MCUBENCH_BOARDS")]
-    boards: PathBuf,
+    /// The board inventory [default: ./boards.yaml, else the one in the mcubench source tree].
+    #[arg(long, env = "MCUBENCH_BOARDS")]
+    boards: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -132,12 +132,25 @@ pub fn main() -> ExitCode {
     }
 }
 
+impl BoardsFileArg {
+    fn path(&self) -> PathBuf {
+        self.boards.clone().unwrap_or_else(|| {
+            let here = PathBuf::from("boards.yaml");
+            if here.exists() {
+                here
+            } else {
+                Paths::from_env().root.join("boards.yaml")
+            }
+        })
+    }
+}
+
 fn load_boards(path: &PathBuf) -> anyhow::Result<BoardsFile> {
     Ok(BoardsFile::load(path)?)
 }
 
 fn boards_list(args: BoardsFileArg) -> anyhow::Result<u8> {
-    let file = load_boards(&args.boards)?;
+    let file = load_boards(&args.path())?;
     for b in &file.boards {
         println!(
             "{:<14} {:<9} {:<11} {:<26} {:>4} MHz  flash {:>5} KiB  RAM {:>5} KiB",
@@ -177,9 +190,10 @@ fn table(args: TableArgs) -> anyhow::Result<u8> {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let boards = load_boards(&args.boards_file.boards)?;
+    let boards_path = args.boards_file.path();
+    let boards = load_boards(&boards_path)?;
     let selection = Selection { boards: args.boards.clone(), frameworks: args.frameworks.clone(), workloads: args.workloads.clone() };
-    let jobs = plan::plan(&boards, &args.boards_file.boards.display().to_string(), &selection)?;
+    let jobs = plan::plan(&boards, &boards_path.display().to_string(), &selection)?;
     let mut store = ResultStore::open(&args.store)?;
     let cfg = RunConfig {
         paths: Paths::from_env(),

@@ -401,7 +401,7 @@ boards:
         let text = GOOD.replace("clock_hz: 25000000", "clock_hz: fast");
         let err = parse(&text).unwrap_err();
         match err {
-            BoardsError::Syntax { line, .. } => assert_eq!(line, 10),
+            BoardsError::Syntax { line, .. } => assert_eq!(line, 9),
             other => panic!("{other}"),
         }
     }
@@ -412,7 +412,7 @@ boards:
         let msg = parse(&text).unwrap_err().to_string();
         assert_eq!(
             msg,
-            "boards.yaml:8: board 'm4': field 'target': 'thumbv6m-none-eabi' cannot run on a Cortex-M4; use one of: thumbv7em-none-eabihf, thumbv7em-none-eabi, thumbv7m-none-eabi"
+            "boards.yaml:7: board 'm4': field 'target': 'thumbv6m-none-eabi' cannot run on a Cortex-M4; use one of: thumbv7em-none-eabihf, thumbv7em-none-eabi, thumbv7m-none-eabi"
         );
     }
 

@@ -78,7 +78,13 @@ impl<T, E: Into<anyhow::Error>> Stage<T> for Result<T, E> {
 fn split_stage(e: &anyhow::Error) -> (String, String) {
     let stage = e.downcast_ref::<StageError>().map(|s| s.stage).unwrap_or("session");
     let marker = StageError { stage }.to_string();
-    let msg: Vec<String> = e.chain().map(|c| c.to_string()).filter(|m| *m != marker).collect();
+    let mut msg: Vec<String> = Vec::new();
+    for m in e.chain().map(|c| c.to_string()).filter(|m| *m != marker) {
+        // Errors that print their source make the chain repeat itself; keep each text once.
+        if !msg.last().is_some_and(|prev| prev.ends_with(&m)) {
+            msg.push(m);
+        }
+    }
     (stage.to_string(), msg.join(": "))
 }
 
@@ -104,10 +110,14 @@ async fn measure(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &Unboun
     })
     .await
     .stage("boot")?;
+    let _ = events.send(RunEvent::SessionStarted { job: job.key(), pid: session.pid() });
     let result = drive(cfg, r, &mut session, stream, &step, &emit).await;
-    let result = match (result, session.exited()) {
-        (Err(e), Some(status)) => Err(e.context(format!("QEMU exited: {status}"))),
-        (r, _) => r,
+    let result = match result {
+        Err(e) => match session.exited_within(Duration::from_millis(500)).await {
+            Some(status) => Err(e.context(format!("QEMU exited ({status})"))),
+            None => Err(e),
+        },
+        ok => ok,
     };
     session.shutdown().await;
     result

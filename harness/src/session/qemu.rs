@@ -137,10 +137,11 @@ impl QemuSession {
         }
     }
 
-    /// Whether QEMU is still running; `Some(status)` once it has exited.
-    pub fn exited(&mut self) -> Option<String> {
-        match self.child.try_wait() {
-            Ok(Some(status)) => Some(format!("{status}{}", stderr_tail(&self.stderr_file))),
+    /// `Some(status)` if QEMU has exited or exits within `grace` (a dying process closes
+    /// its socket a moment before its exit status can be read).
+    pub async fn exited_within(&mut self, grace: Duration) -> Option<String> {
+        match tokio::time::timeout(grace, self.child.wait()).await {
+            Ok(Ok(status)) => Some(format!("{status}{}", stderr_tail(&self.stderr_file))),
             _ => None,
         }
     }
