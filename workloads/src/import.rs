@@ -772,30 +772,25 @@ impl<'m, 'a> Lowering<'m, 'a> {
         }
         touch(&mut root, outp, n_ops, self.b.tensors[outp].byte_len as usize);
         let mut groups: Vec<(usize, (usize, usize, usize))> = life.into_iter().collect();
-        groups.sort_by(|a, b| b.1 .2.cmp(&a.1 .2).then(a.1 .0.cmp(&b.1 .0)).then(a.0.cmp(&b.0)));
-        let mut placed: Vec<(usize, usize, usize, usize)> = Vec::new(); // (offset, size, first, last)
-        let mut offsets: HashMap<usize, usize> = HashMap::new();
-        let mut peak = 0usize;
-        for (r, (first, last, size)) in groups {
-            let mut busy: Vec<(usize, usize)> = placed
-                .iter()
-                .filter(|p| p.2 <= last && first <= p.3)
-                .map(|p| (p.0, p.0 + p.1))
-                .collect();
-            busy.sort();
-            let mut off = 0usize;
-            for (lo, hi) in busy {
-                if off + size <= lo {
-                    break;
-                }
-                if hi > off {
-                    off = format::align_up(hi, ARENA_ALIGN).unwrap_or(hi);
-                }
+        groups.sort_by_key(|g| g.0);
+        // Greedy first-fit under a few orderings (largest first, as TFLM's planner; earliest
+        // first; longest-lived first); keep the smallest peak.
+        type Key = fn(&(usize, (usize, usize, usize))) -> (i64, i64, usize);
+        let orders: [Key; 3] = [
+            |g| (-(g.1 .2 as i64), g.1 .0 as i64, g.0),
+            |g| (g.1 .0 as i64, -(g.1 .2 as i64), g.0),
+            |g| (-((g.1 .1 - g.1 .0) as i64), -(g.1 .2 as i64), g.0),
+        ];
+        let mut best: Option<(usize, HashMap<usize, usize>)> = None;
+        for key in orders {
+            let mut order = groups.clone();
+            order.sort_by_key(key);
+            let (peak, offsets) = first_fit(&order);
+            if best.as_ref().map_or(true, |b| peak < b.0) {
+                best = Some((peak, offsets));
             }
-            placed.push((off, size, first, last));
-            offsets.insert(r, off);
-            peak = peak.max(off + size);
         }
+        let (peak, offsets) = best.unwrap_or_default();
         for t in 0..nt {
             if self.b.tensors[t].storage == format::STORAGE_ARENA {
                 let r = find(&mut root, t);
@@ -808,4 +803,34 @@ impl<'m, 'a> Lowering<'m, 'a> {
         self.b.arena_bytes = peak as u32;
         Ok(())
     }
+}
+
+/// Places groups `(root, (first, last, size))` in the given order at the lowest 16-byte
+/// aligned offset free of every already placed group whose lifetime overlaps; returns the
+/// peak and root -> offset.
+fn first_fit(order: &[(usize, (usize, usize, usize))]) -> (usize, HashMap<usize, usize>) {
+    let mut placed: Vec<(usize, usize, usize, usize)> = Vec::new(); // (offset, size, first, last)
+    let mut offsets = HashMap::new();
+    let mut peak = 0usize;
+    for &(r, (first, last, size)) in order {
+        let mut busy: Vec<(usize, usize)> = placed
+            .iter()
+            .filter(|p| p.2 <= last && first <= p.3)
+            .map(|p| (p.0, p.0 + p.1))
+            .collect();
+        busy.sort();
+        let mut off = 0usize;
+        for (lo, hi) in busy {
+            if off + size <= lo {
+                break;
+            }
+            if hi > off {
+                off = format::align_up(hi, ARENA_ALIGN).unwrap_or(hi);
+            }
+        }
+        placed.push((off, size, first, last));
+        offsets.insert(r, off);
+        peak = peak.max(off + size);
+    }
+    (peak, offsets)
 }
