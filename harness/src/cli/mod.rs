@@ -72,7 +72,7 @@ struct RunArgs {
     boards_file: BoardsFileArg,
     /// Boards to use (repeatable; default: all in the inventory).
     #[arg(long = "board", value_name = "NAME")]
-    boards: Vec<String>,
+    board_names: Vec<String>,
     /// Workloads to run (repeatable; default: ad01). See `mcubench workloads`.
     #[arg(long = "workload", short = 'w', value_name = "ID")]
     workloads: Vec<String>,
@@ -192,7 +192,7 @@ fn table(args: TableArgs) -> anyhow::Result<u8> {
 fn run(args: RunArgs) -> anyhow::Result<u8> {
     let boards_path = args.boards_file.path();
     let boards = load_boards(&boards_path)?;
-    let selection = Selection { boards: args.boards.clone(), frameworks: args.frameworks.clone(), workloads: args.workloads.clone() };
+    let selection = Selection { boards: args.board_names.clone(), frameworks: args.frameworks.clone(), workloads: args.workloads.clone() };
     let jobs = plan::plan(&boards, &boards_path.display().to_string(), &selection)?;
     let mut store = ResultStore::open(&args.store)?;
     let cfg = RunConfig {
