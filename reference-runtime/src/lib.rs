@@ -81,7 +81,10 @@ impl std::error::Error for RuntimeError {}
 pub struct Interpreter<'m, 'a> {
     model: &'m Model<'m>,
     arena: &'a mut [u8],
+    kernels: kernels::KernelSet,
 }
+
+pub use kernels::KernelSet;
 
 #[inline(always)]
 fn as_i8(b: &[u8]) -> &[i8] {
@@ -137,7 +140,17 @@ impl<'m, 'a> Interpreter<'m, 'a> {
         if arena.len() < model.arena_bytes() {
             return Err(RuntimeError::ArenaTooSmall { needed: model.arena_bytes(), got: arena.len() });
         }
-        Ok(Interpreter { model, arena })
+        Ok(Interpreter { model, arena, kernels: KernelSet::default() })
+    }
+
+    /// Selects the kernel implementations (default [`KernelSet::Optimized`]; both give
+    /// identical results).
+    pub fn set_kernels(&mut self, kernels: KernelSet) {
+        self.kernels = kernels;
+    }
+
+    pub fn kernels(&self) -> KernelSet {
+        self.kernels
     }
 
     pub fn model(&self) -> &'m Model<'m> {
@@ -196,13 +209,20 @@ impl<'m, 'a> Interpreter<'m, 'a> {
         }
         let op = self.model.op_record(index);
         let code = OpCode::from_u8(op.opcode).ok_or(RuntimeError::Internal("bad opcode"))?;
-        run_op(self.model, &mut *self.arena, code, &op)
+        run_op(self.model, &mut *self.arena, code, &op, self.kernels)
     }
 }
 
-fn run_op(model: &Model<'_>, arena: &mut [u8], code: OpCode, op: &OpRecord) -> Result<(), RuntimeError> {
+fn run_op(
+    model: &Model<'_>,
+    arena: &mut [u8],
+    code: OpCode,
+    op: &OpRecord,
+    set: KernelSet,
+) -> Result<(), RuntimeError> {
     use format::*;
-    use kernels::{reference as k, I32Le, OutputStage, QuantTable};
+    use kernels::{optimized as opt, reference as k, I32Le, OutputStage, QuantTable};
+    let fast = set == KernelSet::Optimized;
     let out_t = model.tensor_record(op.output as usize);
     let p = &op.params;
     let tin = |i: usize| -> Result<TensorRecord, RuntimeError> {
@@ -234,7 +254,8 @@ fn run_op(model: &Model<'_>, arena: &mut [u8], code: OpCode, op: &OpRecord) -> R
             let accum = filter.dim(1);
             let batches = out_t.byte_len as usize / out_depth.max(1);
             let input = io.input(in0.offset as usize, in0.byte_len as usize)?;
-            k::fully_connected(
+            let f = if fast { opt::fully_connected } else { k::fully_connected };
+            f(
                 input,
                 p[P_INPUT_OFFSET],
                 as_i8(model.const_bytes(&filter)),
@@ -256,10 +277,12 @@ fn run_op(model: &Model<'_>, arena: &mut [u8], code: OpCode, op: &OpRecord) -> R
             let input = io.input(in0.offset as usize, in0.byte_len as usize)?;
             let f = as_i8(model.const_bytes(&filter));
             if code == OpCode::Conv2d {
-                k::conv2d(&w, input, p[P_INPUT_OFFSET], f, filter.dim(3), bias, quant, stage, as_i8_mut(io.out));
+                let kf = if fast { opt::conv2d } else { k::conv2d };
+                kf(&w, input, p[P_INPUT_OFFSET], f, filter.dim(3), bias, quant, stage, as_i8_mut(io.out));
             } else {
                 let dm = p[P_DEPTH_MULTIPLIER].max(1) as usize;
-                k::depthwise_conv2d(&w, dm, input, p[P_INPUT_OFFSET], f, bias, quant, stage, as_i8_mut(io.out));
+                let kf = if fast { opt::depthwise_conv2d } else { k::depthwise_conv2d };
+                kf(&w, dm, input, p[P_INPUT_OFFSET], f, bias, quant, stage, as_i8_mut(io.out));
             }
         }
         OpCode::AveragePool2d | OpCode::MaxPool2d => {

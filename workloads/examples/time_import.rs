@@ -14,8 +14,16 @@ fn main() {
         let t_validate = t.elapsed();
         let mut arena = vec![0u8; model.arena_bytes()];
         let mut it = mcubench_runtime::Interpreter::new(&model, &mut arena).unwrap();
+        it.set_kernels(mcubench_runtime::KernelSet::Reference);
         let t = std::time::Instant::now();
         it.invoke().unwrap();
-        println!("{}: parse {:?} import {:?} validate {:?} invoke {:?}", w.id, t_parse, t_import, t_validate, t.elapsed());
+        let t_ref = t.elapsed();
+        it.set_kernels(mcubench_runtime::KernelSet::Optimized);
+        let t = std::time::Instant::now();
+        it.invoke().unwrap();
+        println!(
+            "{}: parse {:?} import {:?} validate {:?} invoke reference {:?} optimized {:?}",
+            w.id, t_parse, t_import, t_validate, t_ref, t.elapsed()
+        );
     }
 }

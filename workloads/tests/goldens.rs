@@ -1,5 +1,5 @@
 //! Bit-exact host inference against the TFLite Micro goldens.
-use mcubench_runtime::{Interpreter, Model};
+use mcubench_runtime::{Interpreter, KernelSet, Model};
 use mcubench_workloads::{by_id, goldens, import_tflite};
 
 /// Runs every golden of `id`; returns (goldens checked, arena bytes) or None if the model
@@ -17,7 +17,8 @@ fn check(id: &str) -> Option<(usize, usize)> {
     let mut it = Interpreter::new(&model, &mut arena).unwrap();
     let gs = goldens(id).unwrap_or_else(|e| panic!("{id}: {e}"));
     assert!(!gs.is_empty());
-    for g in &gs {
+    for (g, set) in gs.iter().flat_map(|g| [(g, KernelSet::Reference), (g, KernelSet::Optimized)]) {
+        it.set_kernels(set);
         it.input_mut().copy_from_slice(&g.input);
         it.invoke().unwrap();
         let out = it.output();
@@ -30,14 +31,14 @@ fn check(id: &str) -> Option<(usize, usize)> {
             .collect();
         assert!(
             diffs.is_empty(),
-            "{id} seed {}: {} of {} output bytes differ (index, ours, TFLM): {:?}",
+            "{id} seed {} ({set:?} kernels): {} of {} output bytes differ (index, ours, TFLM): {:?}",
             g.seed,
             diffs.len(),
             out.len(),
             &diffs[..diffs.len().min(10)]
         );
     }
-    println!("{id}: {} goldens bit exact, arena {} B", gs.len(), it.arena_used());
+    println!("{id}: {} goldens bit exact (reference and optimized kernels), arena {} B", gs.len(), it.arena_used());
     Some((gs.len(), it.arena_used()))
 }
 

@@ -4,10 +4,24 @@
 //!   one for one (`tensorflow/lite/kernels/internal/reference/integer_ops/*.h`). They are the
 //!   specification: every other implementation must produce identical bytes.
 //!
+//! * [`optimized`]: the same arithmetic restructured for speed (default); cross-checked
+//!   against `reference` bit for bit by the tests.
+//!
 //! Kernels take already-validated shapes (see [`crate::Model::from_bytes`]); they use
 //! checked slice indexing, so a shape the validator missed panics instead of reading out of
 //! bounds.
+pub mod optimized;
 pub mod reference;
+
+/// Which kernel implementations an [`crate::Interpreter`] uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum KernelSet {
+    /// Plain loops mirroring TFLite Micro's reference kernels.
+    Reference,
+    /// Restructured loops, bit exact with `Reference`.
+    #[default]
+    Optimized,
+}
 
 /// Per-channel (or per-tensor, `len() == 1`) requantization table, a view of the blob's
 /// requant section: (multiplier: i32, shift: i32) little-endian pairs.

@@ -1,0 +1,131 @@
+//! The optimized kernels must reproduce the reference kernels bit for bit on random shapes,
+//! paddings, strides, dilations, offsets and requantization parameters.
+use mcubench_runtime::kernels::{optimized as opt, reference as refk, I32Le, OutputStage, QuantTable, Window};
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + (self.next() as usize) % (hi - lo + 1)
+    }
+    fn i8s(&mut self, n: usize) -> Vec<i8> {
+        (0..n).map(|_| self.next() as i8).collect()
+    }
+    fn quant(&mut self, n: usize) -> Vec<u8> {
+        (0..n)
+            .flat_map(|_| {
+                let m = (1u32 << 30) as i32 + (self.next() % (1 << 30)) as i32;
+                let s = -((self.next() % 12) as i32) - 4;
+                m.to_le_bytes().into_iter().chain(s.to_le_bytes())
+            })
+            .collect()
+    }
+    fn bias(&mut self, n: usize) -> Vec<u8> {
+        (0..n).flat_map(|_| ((self.next() % 20001) as i32 - 10000).to_le_bytes()).collect()
+    }
+}
+
+fn stage(r: &mut Rng) -> OutputStage {
+    let lo = -128 + (r.next() % 40) as i32;
+    OutputStage { output_offset: (r.next() % 256) as i32 - 128, act_min: lo, act_max: 127 - (r.next() % 20) as i32 }
+}
+
+#[test]
+fn fully_connected_matches_reference() {
+    let mut r = Rng(1);
+    for _ in 0..300 {
+        let (b, d, o) = (r.range(1, 3), r.range(1, 70), r.range(1, 20));
+        let input = r.i8s(b * d);
+        let filter = r.i8s(o * d);
+        let bias = r.bias(o);
+        let per_channel = r.next() % 2 == 0;
+        let q = r.quant(if per_channel { o } else { 1 });
+        let st = stage(&mut r);
+        let io = (r.next() % 256) as i32 - 127;
+        let fo = if per_channel { 0 } else { (r.next() % 256) as i32 - 127 };
+        let with_bias = r.next() % 3 != 0;
+        let mut a = vec![0i8; b * o];
+        let mut c = vec![0i8; b * o];
+        let bv = with_bias.then(|| I32Le::new(&bias));
+        refk::fully_connected(&input, io, &filter, fo, bv, QuantTable::new(&q), st, b, d, o, &mut a);
+        opt::fully_connected(&input, io, &filter, fo, bv, QuantTable::new(&q), st, b, d, o, &mut c);
+        assert_eq!(a, c);
+    }
+}
+
+fn random_window(r: &mut Rng, depthwise: bool) -> Window {
+    let filter_h = r.range(1, 5);
+    let filter_w = r.range(1, 5);
+    let in_c = r.range(1, 40);
+    let out_c = if depthwise { in_c } else { r.range(1, 12) };
+    let (stride_h, stride_w) = (r.range(1, 3), r.range(1, 3));
+    let (dilation_h, dilation_w) = if r.next() % 4 == 0 { (r.range(1, 3), r.range(1, 3)) } else { (1, 1) };
+    let in_h = r.range(1, 9);
+    let in_w = r.range(1, 9);
+    let pad_h = r.range(0, filter_h);
+    let pad_w = r.range(0, filter_w);
+    let out_h = r.range(1, 6);
+    let out_w = r.range(1, 6);
+    Window {
+        batches: r.range(1, 2),
+        in_h,
+        in_w,
+        in_c,
+        out_h,
+        out_w,
+        out_c,
+        filter_h,
+        filter_w,
+        stride_h,
+        stride_w,
+        dilation_h,
+        dilation_w,
+        pad_h,
+        pad_w,
+    }
+}
+
+#[test]
+fn conv_matches_reference() {
+    let mut r = Rng(2);
+    for _ in 0..400 {
+        let w = random_window(&mut r, false);
+        let input = r.i8s(w.batches * w.in_h * w.in_w * w.in_c);
+        let filter = r.i8s(w.out_c * w.filter_h * w.filter_w * w.in_c);
+        let bias = r.bias(w.out_c);
+        let q = r.quant(w.out_c);
+        let st = stage(&mut r);
+        let io = (r.next() % 256) as i32 - 127;
+        let n = w.batches * w.out_h * w.out_w * w.out_c;
+        let (mut a, mut c) = (vec![0i8; n], vec![0i8; n]);
+        let bv = Some(I32Le::new(&bias));
+        refk::conv2d(&w, &input, io, &filter, w.in_c, bv, QuantTable::new(&q), st, &mut a);
+        opt::conv2d(&w, &input, io, &filter, w.in_c, bv, QuantTable::new(&q), st, &mut c);
+        assert_eq!(a, c, "{w:?}");
+    }
+}
+
+#[test]
+fn depthwise_matches_reference() {
+    let mut r = Rng(3);
+    for _ in 0..400 {
+        let w = random_window(&mut r, true);
+        let input = r.i8s(w.batches * w.in_h * w.in_w * w.in_c);
+        let filter = r.i8s(w.filter_h * w.filter_w * w.out_c);
+        let bias = r.bias(w.out_c);
+        let q = r.quant(w.out_c);
+        let st = stage(&mut r);
+        let io = (r.next() % 256) as i32 - 127;
+        let n = w.batches * w.out_h * w.out_w * w.out_c;
+        let (mut a, mut c) = (vec![0i8; n], vec![0i8; n]);
+        let bv = (r.next() % 2 == 0).then(|| I32Le::new(&bias));
+        refk::depthwise_conv2d(&w, 1, &input, io, &filter, bv, QuantTable::new(&q), st, &mut a);
+        opt::depthwise_conv2d(&w, 1, &input, io, &filter, bv, QuantTable::new(&q), st, &mut c);
+        assert_eq!(a, c, "{w:?}");
+    }
+}
