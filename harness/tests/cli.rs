@@ -43,3 +43,53 @@ fn boards_list_shows_the_default_farm() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("mps2-an386") && text.contains("Cortex-M55"), "{text}");
 }
+
+/// Ctrl-C in the middle of measuring: exit 130, every record so far stored, the cut jobs
+/// marked `interrupted`, the partial table printed, and no QEMU left behind.
+#[test]
+fn ctrl_c_keeps_results_prints_partial_table_and_kills_qemu() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("r.jsonl");
+    let mut child = mcubench()
+        .args(["run", "--windows", "1", "--store"])
+        .arg(&store)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut qemu_pids = Vec::new();
+    let mut seen_checks = 0;
+    let mut lines = stderr.lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(pid) = line.split("(pid ").nth(1) {
+            qemu_pids.push(pid.trim_end_matches(')').to_string());
+        }
+        if line.contains("golden check, seed 2") {
+            seen_checks += 1;
+        }
+        if qemu_pids.len() == 3 && seen_checks >= 1 {
+            break;
+        }
+    }
+    assert_eq!(qemu_pids.len(), 3, "QEMU never started on all boards");
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{rest:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("failed (interrupted)"), "{stdout}");
+    assert!(stdout.contains("bit exact"), "checks done before Ctrl-C are shown:\n{stdout}");
+    assert!(rest.iter().any(|l| l.starts_with("interrupted:")), "{rest:?}");
+    let text = std::fs::read_to_string(&store).unwrap();
+    assert!(text.lines().count() > 3);
+    assert!(text.contains("\"stage\":\"interrupted\""));
+    for pid in qemu_pids {
+        let alive = std::path::Path::new(&format!("/proc/{pid}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ");
+        assert!(!alive, "QEMU {pid} survived the harness");
+    }
+}

@@ -20,6 +20,14 @@ struct Column {
 }
 
 impl Column {
+    /// What a cell without a figure says: the stage that failed, else `n/a`.
+    fn missing(&self) -> String {
+        match self.failures.first() {
+            Some((stage, _)) => format!("failed ({stage})"),
+            None => "n/a".into(),
+        }
+    }
+
     fn median(&self, metric: Metric) -> Option<(f64, Source)> {
         let values = self.metrics.get(&metric)?;
         let source = values.first()?.1;
@@ -55,8 +63,7 @@ fn with_source(text: String, source: Source) -> String {
 fn metric_cell(col: &Column, metric: Metric, fmt: fn(f64) -> String) -> String {
     match col.median(metric) {
         Some((v, s)) => with_source(fmt(v), s),
-        None if !col.failures.is_empty() => "failed".into(),
-        None => "n/a".into(),
+        None => col.missing(),
     }
 }
 
@@ -89,8 +96,7 @@ fn rows() -> Vec<Row> {
             cell: |c| match (c.median(Metric::StaticRamBytes), c.median(Metric::StackBytes)) {
                 (Some((a, sa)), Some((b, sb))) if sa == sb => with_source(kib(a + b), sa),
                 (Some((a, _)), Some((b, _))) => format!("{} (mixed sources)", kib(a + b)),
-                _ if !c.failures.is_empty() => "failed".into(),
-                _ => "n/a".into(),
+                _ => c.missing(),
             },
         },
         Row { label: "Instructions per inference", cell: |c| metric_cell(c, Metric::Instructions, group_thousands) },
@@ -98,8 +104,7 @@ fn rows() -> Vec<Row> {
             label: "Instructions per MAC",
             cell: |c| match (c.median(Metric::Instructions), c.median(Metric::Macs)) {
                 (Some((i, s)), Some((m, _))) if m > 0.0 => with_source(format!("{:.2}", i / m), s),
-                _ if !c.failures.is_empty() => "failed".into(),
-                _ => "n/a".into(),
+                _ => c.missing(),
             },
         },
         Row { label: "Cycles per inference", cell: |c| metric_cell(c, Metric::Cycles, group_thousands) },
@@ -112,8 +117,7 @@ fn rows() -> Vec<Row> {
                     let passed = v.iter().filter(|x| x.0).count();
                     format!("{passed}/{} bit exact", v.len())
                 }
-                None if !c.failures.is_empty() => "failed".into(),
-                None => "n/a".into(),
+                None => c.missing(),
             },
         },
         Row {
@@ -123,8 +127,7 @@ fn rows() -> Vec<Row> {
                     if min == max { format!("yes, {n} windows identical") } else { format!("no, spread {}", group_thousands(max - min)) }
                 }
                 Some(_) => "1 window".into(),
-                None if !c.failures.is_empty() => "failed".into(),
-                None => "n/a".into(),
+                None => c.missing(),
             },
         },
         Row { label: "Host: input upload (ms)", cell: |c| metric_cell(c, Metric::HostUploadMs, |v| format!("{v:.1}")) },
@@ -243,7 +246,7 @@ mod tests {
         assert!(t.contains("yes, 2 windows identical"), "{t}");
         assert!(t.contains("4.67 (emulated)"), "{t}");
         assert!(t.contains("1/1 bit exact"), "{t}");
-        assert!(t.contains("failed"), "{t}");
+        assert!(t.contains("failed (boot)"), "{t}");
         assert!(t.contains("n/a"), "{t}");
         assert_eq!(tables[0].failures, vec!["b / reference-runtime: boot: no m-ready within 10 s".to_string()]);
     }

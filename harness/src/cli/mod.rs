@@ -194,7 +194,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     let boards = load_boards(&boards_path)?;
     let selection = Selection { boards: args.board_names.clone(), frameworks: args.frameworks.clone(), workloads: args.workloads.clone() };
     let jobs = plan::plan(&boards, &boards_path.display().to_string(), &selection)?;
-    let mut store = ResultStore::open(&args.store)?;
+    let store = ResultStore::open(&args.store)?;
     let cfg = RunConfig {
         paths: Paths::from_env(),
         run_id: mcubench::results::new_run_id(),
@@ -207,7 +207,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let run_id = cfg.run_id.clone();
-    let mut console = console::Console::new(jobs.len());
+    let console = console::Console::new(jobs.len());
     eprintln!("mcubench run {run_id}: {} job(s) on {} board(s); results -> {}", jobs.len(), {
         let mut b: Vec<&str> = jobs.iter().map(|j| j.board.name.as_str()).collect();
         b.dedup();
@@ -215,23 +215,13 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     }, store.path().display());
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
-    let mut records: Vec<ResultRecord> = Vec::new();
-    let mut store_error: Option<anyhow::Error> = None;
-    let mut handle = |ev: RunEvent, records: &mut Vec<ResultRecord>| {
-        if let RunEvent::Record(r) = &ev {
-            if let Err(e) = store.append(r) {
-                store_error.get_or_insert(e.into());
-            }
-            records.push((**r).clone());
-        }
-        console.event(&ev);
-    };
+    let mut sink = Sink { store, console, records: Vec::new(), open_jobs: Vec::new(), store_error: None };
     let interrupted = rt.block_on(async {
         let run = runner::run(jobs, cfg, tx);
         tokio::pin!(run);
         let outcome = loop {
             tokio::select! {
-                Some(ev) = rx.recv() => handle(ev, &mut records),
+                Some(ev) = rx.recv() => sink.handle(ev),
                 res = &mut run => break Some(res),
                 _ = tokio::signal::ctrl_c() => break None,
             }
@@ -239,7 +229,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         // Dropping the run aborts board tasks, which kills their QEMU children.
         drop(run);
         while let Ok(ev) = rx.try_recv() {
-            handle(ev, &mut records);
+            sink.handle(ev);
         }
         match outcome {
             Some(Ok(host)) => {
@@ -252,10 +242,14 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
                 eprintln!("error: {e:#}");
                 false
             }
-            None => true,
+            None => {
+                sink.close_interrupted_jobs();
+                true
+            }
         }
     });
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    let Sink { records, store_error, .. } = sink;
     if let Some(e) = store_error {
         eprintln!("error: {e:#} (the records are printed below, but not all were stored)");
     }
@@ -276,4 +270,47 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     } else {
         EXIT_OK
     })
+}
+
+/// Where run events go: the results store (first, so nothing is lost), the console, and the
+/// records for the final table.
+struct Sink {
+    store: ResultStore,
+    console: console::Console,
+    records: Vec<ResultRecord>,
+    /// The first record of each job that started and has not finished.
+    open_jobs: Vec<ResultRecord>,
+    store_error: Option<anyhow::Error>,
+}
+
+impl Sink {
+    fn handle(&mut self, ev: RunEvent) {
+        match &ev {
+            RunEvent::Record(r) => {
+                if self.open_jobs.iter().all(|o| o.job != r.job) {
+                    self.open_jobs.push((**r).clone());
+                }
+                if let Err(e) = self.store.append(r) {
+                    self.store_error.get_or_insert(e.into());
+                }
+                self.records.push((**r).clone());
+            }
+            RunEvent::JobFinished { job, .. } => self.open_jobs.retain(|o| &o.job != job),
+            _ => {}
+        }
+        self.console.event(&ev);
+    }
+
+    /// Records an `interrupted` failure for every job cut short, so its cells say so.
+    fn close_interrupted_jobs(&mut self) {
+        for mut r in std::mem::take(&mut self.open_jobs) {
+            r.recorded_at = mcubench::results::now_rfc3339();
+            r.entry = mcubench::results::Entry::Failure {
+                stage: "interrupted".into(),
+                message: "the run was interrupted (Ctrl-C) before this job finished".into(),
+            };
+            self.handle(RunEvent::Record(Box::new(r)));
+        }
+        self.open_jobs.clear();
+    }
 }
