@@ -55,7 +55,11 @@ pub async fn build(
 ) -> anyhow::Result<Firmware> {
     let crate_dir = root.join("targets/firmware");
     anyhow::ensure!(crate_dir.join("Cargo.toml").exists(), "firmware sources missing at {}", crate_dir.display());
-    let feature = format!("board-{}", board.support);
+    // Extra firmware features, e.g. test-only variants (`test-extra-work`); part of the key.
+    let extra = std::env::var("MCUBENCH_FIRMWARE_FEATURES").unwrap_or_default();
+    let mut features = vec![format!("board-{}", board.support)];
+    features.extend(extra.split(',').map(str::trim).filter(|f| !f.is_empty()).map(String::from));
+    let feature = features.join(",");
     let env = build_env(board, workload, model);
 
     let mut key = InputHash::new();
