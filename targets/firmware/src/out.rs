@@ -74,6 +74,7 @@ impl Out {
     /// Like C's `printf("%0.3f", v)`: sign for negative values (also when they round to zero),
     /// round half to even on exact ties, `nan` / `inf` / `-inf`.
     #[inline(never)]
+    #[cfg_attr(feature = "no-model", allow(dead_code))]
     pub fn f3(&mut self, v: f32) {
         if v.is_nan() {
             self.str("nan");
@@ -97,6 +98,7 @@ impl Out {
 
 /// |v| rounded to 3 decimals, as (integer part, thousandths). Computed in f64: the product
 /// |v| * 1000 of an f32 is then exact or within half an f64 ulp, so ties are detected exactly.
+#[cfg_attr(feature = "no-model", allow(dead_code))]
 pub fn fixed3(v: f32) -> (u64, u32) {
     let s = (v as f64).abs() * 1000.0;
     if s >= 1.8e19 {
