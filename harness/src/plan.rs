@@ -2,8 +2,35 @@
 use crate::config::{Board, BoardsFile};
 use mcubench_workloads::workload::{self, Workload};
 
-/// The frameworks the harness can build today.
+/// The reference runtime with its optimized kernels: the default framework.
 pub const REFERENCE_RUNTIME: &str = "reference-runtime";
+
+/// An inference engine the firmware can be built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Framework {
+    pub name: &'static str,
+    /// Cargo features of `targets/firmware` that select it.
+    pub firmware_features: &'static [&'static str],
+    pub description: &'static str,
+}
+
+/// The frameworks the harness can build.
+pub const FRAMEWORKS: &[Framework] = &[
+    Framework {
+        name: REFERENCE_RUNTIME,
+        firmware_features: &[],
+        description: "mcubench reference runtime, optimized kernels",
+    },
+    Framework {
+        name: "reference-runtime-portable",
+        firmware_features: &["kernels-portable"],
+        description: "mcubench reference runtime, portable reference kernels (TFLM-style plain loops)",
+    },
+];
+
+pub fn framework(name: &str) -> Option<&'static Framework> {
+    FRAMEWORKS.iter().find(|f| f.name == name)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -11,8 +38,8 @@ pub enum PlanError {
     UnknownBoard { name: String, file: String, known: String },
     #[error("unknown workload '{id}'; known workloads: {known}")]
     UnknownWorkload { id: String, known: String },
-    #[error("unknown framework '{name}'; available: {REFERENCE_RUNTIME}")]
-    UnknownFramework { name: String },
+    #[error("unknown framework '{name}'; available: {known}")]
+    UnknownFramework { name: String, known: String },
     #[error("the selection leaves no jobs to run")]
     Empty,
 }
@@ -56,8 +83,9 @@ pub fn plan(boards: &BoardsFile, file: &str, sel: &Selection) -> Result<Vec<Job>
     let frameworks: Vec<String> =
         if sel.frameworks.is_empty() { vec![REFERENCE_RUNTIME.to_owned()] } else { sel.frameworks.clone() };
     for f in &frameworks {
-        if f != REFERENCE_RUNTIME {
-            return Err(PlanError::UnknownFramework { name: f.clone() });
+        if framework(f).is_none() {
+            let known = FRAMEWORKS.iter().map(|f| f.name).collect::<Vec<_>>().join(", ");
+            return Err(PlanError::UnknownFramework { name: f.clone(), known });
         }
     }
     let ids: Vec<String> = if sel.workloads.is_empty() {

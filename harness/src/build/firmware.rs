@@ -50,6 +50,7 @@ pub async fn build(
     cache: &Path,
     board: &Board,
     workload: &Workload,
+    framework: &crate::plan::Framework,
     model: &PreparedModel,
     rustc: &str,
 ) -> anyhow::Result<Firmware> {
@@ -58,6 +59,7 @@ pub async fn build(
     // Extra firmware features, e.g. test-only variants (`test-extra-work`); part of the key.
     let extra = std::env::var("MCUBENCH_FIRMWARE_FEATURES").unwrap_or_default();
     let mut features = vec![format!("board-{}", board.support)];
+    features.extend(framework.firmware_features.iter().map(|f| f.to_string()));
     features.extend(extra.split(',').map(str::trim).filter(|f| !f.is_empty()).map(String::from));
     let feature = features.join(",");
     let env = build_env(board, workload, model);
@@ -74,7 +76,7 @@ pub async fn build(
     }
     let key = key.hex();
     let out_dir = cache.join("firmware");
-    let elf = out_dir.join(format!("{}-{}-{}.elf", board.support, workload.id, &key[..16]));
+    let elf = out_dir.join(format!("{}-{}-{}-{}.elf", board.support, framework.name, workload.id, &key[..16]));
     if elf.exists() {
         let bytes = std::fs::read(&elf)?;
         return Ok(Firmware { sha256: sha256_hex(&bytes), elf, cached: true, build_secs: 0.0 });

@@ -1,6 +1,8 @@
 //! Command-line parsing and the commands. The library does the work; this edge turns
 //! errors into messages and exit codes.
 mod console;
+mod gate;
+mod report;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,7 +33,7 @@ pub const EXIT_INTERRUPTED: u8 = 130;
         boards.yaml, runs it over the MLPerf Tiny serial protocol, and prints a table of latency, \
         instructions or cycles, flash, RAM and energy. The default farm is emulated (QEMU), so it runs \
         with no hardware attached. Every result is appended to a JSON Lines store as it arrives.",
-    after_help = "Exit codes: 0 all jobs passed, 1 a job failed (the table shows which), 2 bad usage or configuration, 130 interrupted."
+    after_help = "Exit codes: 0 all jobs passed, 1 a job failed (the table shows which), 2 bad usage or configuration, 130 interrupted. `mcubench gate` has its own (0 pass, 3 regression, 4 infrastructure): see `mcubench gate --help`."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -51,6 +53,18 @@ enum Command {
     },
     /// List the workloads (MLPerf Tiny models) the harness knows.
     Workloads,
+    /// Gate a run against a committed baseline: fail CI on performance regressions.
+    #[command(after_help = gate::GATE_AFTER_HELP)]
+    Gate(gate::GateArgs),
+    /// Save or list the baselines `mcubench gate` compares with.
+    Baseline {
+        #[command(subcommand)]
+        command: gate::BaselineCommand,
+    },
+    /// Report results: study-style tables, TinyEngine and MLPerf layouts, exports and an HTML report with charts.
+    Report(report::ReportArgs),
+    /// Compare results with published numbers (TFLM, CMSIS-NN, TinyEngine, MLPerf Tiny), with like-for-like flags.
+    Compare(report::CompareArgs),
 }
 
 #[derive(Subcommand)]
@@ -76,7 +90,8 @@ struct RunArgs {
     /// Workloads to run (repeatable; default: ad01). See `mcubench workloads`.
     #[arg(long = "workload", short = 'w', value_name = "ID")]
     workloads: Vec<String>,
-    /// Frameworks to run (repeatable; default: reference-runtime).
+    /// Frameworks to run (repeatable; default: reference-runtime). Also:
+    /// reference-runtime-portable (the portable reference kernels).
     #[arg(long = "framework", value_name = "NAME")]
     frameworks: Vec<String>,
     /// Inferences per timed window (default: the workload's).
@@ -122,6 +137,10 @@ pub fn main() -> ExitCode {
         Command::Table(args) => table(args),
         Command::Boards { command: BoardsCommand::List(args) } => boards_list(args),
         Command::Workloads => workloads(),
+        Command::Gate(args) => gate::gate(args),
+        Command::Baseline { command } => gate::baseline(command),
+        Command::Report(args) => report::report(args),
+        Command::Compare(args) => report::compare(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -199,8 +199,8 @@ async fn drive(
         let report = dut.infer(runs, warmups).await.stage("infer")?;
         let host_ms = ms(started.elapsed());
         let (instructions, note) = if session.has_counter() {
-            let n = session.next_window(cfg.timeouts.line).await.stage("count")?;
-            (n as f64 / runs as f64, format!("QEMU plugin: exact retired instructions in the window / {runs} runs"))
+            let n = session.next_windows(runs, cfg.timeouts.line).await.stage("count")?;
+            (n as f64 / runs as f64, format!("QEMU plugin: exact retired instructions of {runs} inferences / {runs}"))
         } else {
             let ticks = report.ticks.context("no m-mcubench-ticks line and no counting plugin").stage("count")?;
             let per_tick = 1e9 / job.board.systick_hz as f64;

@@ -114,7 +114,8 @@ pub async fn run(jobs: Vec<Job>, cfg: RunConfig, events: UnboundedSender<RunEven
         let what = format!("firmware {} / {} / {}", job.board.name, job.framework, job.workload.id);
         emit(RunEvent::BuildStarted { what: what.clone() });
         let started = Instant::now();
-        match build::firmware::build(&cfg.paths.root, &cfg.paths.cache, &job.board, job.workload, &model, &host.rustc).await {
+        let framework = crate::plan::framework(&job.framework).expect("planned jobs name known frameworks");
+        match build::firmware::build(&cfg.paths.root, &cfg.paths.cache, &job.board, job.workload, framework, &model, &host.rustc).await {
             Ok(firmware) => {
                 emit(RunEvent::BuildFinished { what, cached: firmware.cached, elapsed: started.elapsed() });
                 ready.push(ReadyJob { job: job.clone(), model, firmware });

@@ -103,9 +103,18 @@ impl QemuSession {
         self.counts_file.is_some()
     }
 
-    /// Waits for the plugin's line for the next measurement window and returns its
-    /// instruction count. The line is written when the firmware leaves the window, i.e.
-    /// before it prints `m-infer-done`, so it is normally there at once.
+    /// Sums the next `n` windows (one per timed inference of an `infer n w`).
+    pub async fn next_windows(&mut self, n: u32, timeout: Duration) -> anyhow::Result<u64> {
+        let mut total = 0;
+        for _ in 0..n {
+            total += self.next_window(timeout).await?;
+        }
+        Ok(total)
+    }
+
+    /// Waits for the plugin's line for the next counted window and returns its instruction
+    /// count. The line is written when the firmware leaves the window, i.e. before it
+    /// prints `m-infer-done`, so it is normally there at once.
     pub async fn next_window(&mut self, timeout: Duration) -> anyhow::Result<u64> {
         let path = self.counts_file.clone().context("the counting plugin is not loaded")?;
         let want = self.windows_seen;

@@ -1,48 +1,44 @@
-//! The benchmark behind the protocol: the embedded model on the reference runtime.
+//! The benchmark behind the protocol, shared by every framework adapter ([`Engine`]):
 //!
 //! * `th_load_tensor` converts the db buffer into a prepared int8 input (per workload),
-//! * `th_infer` copies the prepared input into the input tensor and invokes the interpreter
-//!   (the runtime's arena plan reuses the input tensor's bytes for intermediates, so the input
-//!   must be written before every invoke; the copy is a few hundred bytes to 27 KiB, well
-//!   under 0.1 % of an inference),
+//! * before every inference the prepared input is written into the engine's input tensor
+//!   (outside the counted window; engines may reuse the input's bytes for intermediates),
+//! * `th_infer` invokes the engine,
 //! * `th_results` prints dequantized scores, or for ad01 the reconstruction error.
 
 use mcubench_runtime::fixedpoint::round_half_away_f32;
-use mcubench_runtime::{Interpreter, Model, ModelError, RuntimeError, TensorInfo};
 
-use crate::config::{ARENA_BYTES, PREPARED_BYTES, RUNTIME_VERSION, WORKLOAD_KIND};
+use crate::config::{PREPARED_BYTES, WORKLOAD_KIND};
+use crate::engine::{Engine, TensorQuant};
 use crate::out::Out;
 use crate::protocol::Dut;
 use crate::Workload;
 
-#[repr(C, align(16))]
-struct Aligned<T: ?Sized>(T);
-
-/// The model blob, in flash, 16-byte aligned.
-static MODEL_BLOB: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/model.bin")));
-
-/// The runtime's arena (`MCUBENCH_ARENA_BYTES`), in .bss so it counts as static RAM.
-static mut ARENA: Aligned<[u8; ARENA_BYTES]> = Aligned([0; ARENA_BYTES]);
-
 /// The int8 input made by `th_load_tensor`, copied into the input tensor before every invoke.
 static mut PREPARED: [i8; PREPARED_BYTES] = [0; PREPARED_BYTES];
 
-/// Validates the embedded blob.
-pub fn model() -> Result<Model<'static>, ModelError> {
-    Model::from_bytes(&MODEL_BLOB.0)
+/// Iterations of the `test-extra-work` loop.
+#[cfg(feature = "test-extra-work")]
+const TEST_EXTRA_WORK_ITERATIONS: u32 = 10_000;
+
+struct Ready<E> {
+    engine: E,
+    input: TensorQuant,
+    output: TensorQuant,
+    /// The prepared input, exactly `input.len` long.
+    prepared: &'static mut [i8],
 }
 
-enum InitError {
-    Model(ModelError),
-    Runtime(RuntimeError),
+/// Why the benchmark cannot run; printed as `e-[...]`.
+pub enum InitError<E> {
+    Engine(E),
     Input { len: usize, room: usize },
 }
 
-impl core::fmt::Display for InitError {
+impl<E: core::fmt::Display> core::fmt::Display for InitError<E> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            InitError::Model(e) => write!(f, "model: {e}"),
-            InitError::Runtime(e) => write!(f, "interpreter: {e}"),
+            InitError::Engine(e) => e.fmt(f),
             InitError::Input { len, room } => {
                 write!(f, "model input has {len} elements, firmware has room for {room}")
             }
@@ -50,41 +46,31 @@ impl core::fmt::Display for InitError {
     }
 }
 
-struct Ready<'m> {
-    interp: Interpreter<'m, 'static>,
-    input: TensorInfo,
-    output: TensorInfo,
-    /// The prepared input, exactly `input.len` long.
-    prepared: &'static mut [i8],
-}
-
-pub struct Bench<'m> {
-    state: Result<Ready<'m>, InitError>,
+pub struct Bench<E: Engine, I> {
+    state: Result<Ready<E>, InitError<I>>,
     /// ad01: the score printed by the last infer's `th_results` (`results%` repeats it).
     ad01_score: Option<f32>,
 }
 
-impl<'m> Bench<'m> {
-    /// `th_final_initialize`: the interpreter in the static arena.
-    pub fn new(model: Result<&'m Model<'static>, &ModelError>) -> Self {
-        let state = match model {
-            Err(e) => Err(InitError::Model(*e)),
-            Ok(model) => Self::setup(model),
+impl<E: Engine, I: core::fmt::Display> Bench<E, I> {
+    /// `th_final_initialize`: takes the engine (or why it could not be set up). Call once.
+    pub fn new(engine: Result<E, I>) -> Self {
+        let state = match engine {
+            Err(e) => Err(InitError::Engine(e)),
+            Ok(engine) => Self::setup(engine),
         };
         Self { state, ad01_score: None }
     }
 
-    fn setup(model: &'m Model<'static>) -> Result<Ready<'m>, InitError> {
-        let input = model.input();
-        let output = model.output();
+    fn setup(engine: E) -> Result<Ready<E>, InitError<I>> {
+        let input = engine.input_quant();
+        let output = engine.output_quant();
         if input.len > PREPARED_BYTES {
             return Err(InitError::Input { len: input.len, room: PREPARED_BYTES });
         }
-        // SAFETY: the only references ever made to ARENA and PREPARED (Bench is created once).
-        let arena: &'static mut [u8] = unsafe { &mut (*core::ptr::addr_of_mut!(ARENA)).0 };
+        // SAFETY: the only reference ever made to PREPARED (Bench is created once).
         let prepared: &'static mut [i8] = unsafe { &mut *core::ptr::addr_of_mut!(PREPARED) };
-        let interp = Interpreter::new(model, arena).map_err(InitError::Runtime)?;
-        Ok(Ready { interp, input, output, prepared: &mut prepared[..input.len] })
+        Ok(Ready { engine, input, output, prepared: &mut prepared[..input.len] })
     }
 }
 
@@ -96,7 +82,7 @@ fn quantize(x: f32, scale: f32, zero_point: i32) -> i8 {
     q.clamp(-128, 127) as i8
 }
 
-fn dequantize(q: i8, t: &TensorInfo) -> f32 {
+fn dequantize(q: i8, t: &TensorQuant) -> f32 {
     (q as i32 - t.zero_point) as f32 * t.scale
 }
 
@@ -107,8 +93,8 @@ fn f32_le(db: &[u8], i: usize) -> f32 {
 /// ad01 anomaly score as the MLPerf Tiny reference computes it: the mean over all elements of
 /// (dequantized output - float input)^2, summed in order in f32; the float input is the one
 /// sent with `db` (before quantization).
-fn ad01_score(r: &Ready<'_>, db: &[u8]) -> f32 {
-    let out = r.interp.output();
+fn ad01_score<E: Engine>(r: &Ready<E>, db: &[u8]) -> f32 {
+    let out = r.engine.output();
     let mut sum = 0.0f32;
     for (i, &q) in out.iter().enumerate() {
         let d = dequantize(q, &r.output) - f32_le(db, i);
@@ -117,8 +103,8 @@ fn ad01_score(r: &Ready<'_>, db: &[u8]) -> f32 {
     sum / out.len() as f32
 }
 
-impl<'m> Dut for Bench<'m> {
-    type Error = RuntimeError;
+impl<E: Engine, I: core::fmt::Display> Dut for Bench<E, I> {
+    type Error = E::Error;
 
     #[inline(never)]
     fn final_init(&mut self, out: &mut Out) {
@@ -170,13 +156,24 @@ impl<'m> Dut for Bench<'m> {
     }
 
     #[inline(always)]
-    fn infer_once(&mut self) -> Result<(), RuntimeError> {
+    fn prepare_input(&mut self) {
+        if let Ok(r) = &mut self.state {
+            r.engine.input_mut().copy_from_slice(r.prepared);
+        }
+    }
+
+    #[inline(always)]
+    fn infer_once(&mut self) -> Result<(), E::Error> {
+        // Test-only variant: a fixed amount of extra work per inference, so that tests of the
+        // regression gate have a real, known regression to catch.
+        #[cfg(feature = "test-extra-work")]
+        for i in 0..TEST_EXTRA_WORK_ITERATIONS {
+            core::hint::black_box(i);
+        }
         match &mut self.state {
-            Ok(r) => {
-                r.interp.input_mut().copy_from_slice(r.prepared);
-                r.interp.invoke()
-            }
-            Err(_) => Err(RuntimeError::Internal("no interpreter")),
+            Ok(r) => r.engine.invoke(),
+            // Unreachable: load_tensor refuses to start an infer without an engine.
+            Err(_) => Ok(()),
         }
     }
 
@@ -198,7 +195,7 @@ impl<'m> Dut for Bench<'m> {
             self.ad01_score = Some(score);
             out.f3(score);
         } else {
-            for (i, &q) in r.interp.output().iter().enumerate() {
+            for (i, &q) in r.engine.output().iter().enumerate() {
                 if i > 0 {
                     out.byte(b',');
                 }
@@ -211,13 +208,14 @@ impl<'m> Dut for Bench<'m> {
     #[inline(never)]
     fn infer_extensions(&mut self, out: &mut Out) {
         let Ok(r) = &self.state else { return };
+        let (used, total) = r.engine.arena();
         out.str("m-mcubench-arena-[");
-        out.u64(r.interp.arena_used() as u64);
+        out.u64(used as u64);
         out.byte(b'/');
-        out.u64(ARENA_BYTES as u64);
+        out.u64(total as u64);
         out.line("]");
         out.str("m-mcubench-output-[");
-        for &q in r.interp.output() {
+        for &q in r.engine.output() {
             out.hex_byte(q as u8);
         }
         out.line("]");
@@ -225,9 +223,14 @@ impl<'m> Dut for Bench<'m> {
 
     #[inline(never)]
     fn info(&mut self, out: &mut Out) {
-        out.str("m-mcubench-framework-[reference-runtime ");
-        out.str(RUNTIME_VERSION);
-        out.line("]");
+        if let Ok(r) = &self.state {
+            let (name, version) = r.engine.framework();
+            out.str("m-mcubench-framework-[");
+            out.str(name);
+            out.byte(b' ');
+            out.str(version);
+            out.line("]");
+        }
         out.str("m-mcubench-board-[");
         out.str(crate::boards::NAME);
         out.line("]");

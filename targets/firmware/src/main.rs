@@ -8,6 +8,9 @@
 
 mod boards;
 mod drivers;
+#[cfg_attr(feature = "no-model", allow(dead_code))]
+mod engine;
+mod engines;
 mod out;
 mod protocol;
 mod stack;
@@ -61,10 +64,9 @@ fn main() -> ! {
 
     #[cfg(not(feature = "no-model"))]
     {
-        // th_final_initialize: validate the embedded model, set up the interpreter in the
-        // static arena. Errors are kept and reported after the boot banner.
-        let model = bench::model();
-        let dut = bench::Bench::new(model.as_ref());
+        // th_final_initialize: set up the engine on the embedded model. Errors are kept and
+        // reported after the boot banner.
+        let dut = bench::Bench::new(engines::reference::ReferenceRuntime::new());
         start(out, db, dut)
     }
     #[cfg(feature = "no-model")]

@@ -22,6 +22,10 @@ pub trait Dut {
     /// `th_load_tensor`: db buffer -> input tensor. `loaded` is how many bytes `db` commands
     /// have written. Prints its own `e-` lines; `Err` aborts the `infer` command.
     fn load_tensor(&mut self, out: &mut Out, db: &[u8], loaded: usize) -> Result<(), ()>;
+    /// Writes the prepared input into the input tensor. Called before every inference,
+    /// outside the counted window: the runtime reuses the input tensor's bytes for
+    /// intermediates, so each inference needs it written again.
+    fn prepare_input(&mut self) {}
     /// `th_infer`: one inference. Runs inside the timed window: no printing.
     fn infer_once(&mut self) -> Result<(), Self::Error>;
     /// `th_results`: prints `m-results-[...]` (or an `e-` line).
@@ -93,29 +97,32 @@ impl<'a> Iterator for Tokens<'a> {
     }
 }
 
-/// The timed window: exactly N inferences between the `dbg #1` / `dbg #2` markers that the
-/// QEMU instruction-counting plugin looks for. Returns the SysTick ticks read just outside the
-/// markers. Kept out of line, with compiler fences, so no setup work moves inside.
+/// The timed window: N inferences, each between its own `dbg #1` / `dbg #2` markers, which
+/// the QEMU instruction-counting plugin reports as one window each (N windows per `infer`).
+/// Writing the input before each inference stays outside the markers, so the count holds
+/// only inference. Returns the SysTick ticks inside the markers, summed. Kept out of line,
+/// with compiler fences, so no setup work moves inside.
 #[inline(never)]
-fn timed_window<D: Dut>(dut: &mut D, n: u32) -> (u64, u64, Result<(), D::Error>) {
-    let start = timer::ticks();
-    compiler_fence(Ordering::SeqCst);
-    window_start_marker();
-    compiler_fence(Ordering::SeqCst);
-    let mut result = Ok(());
+fn timed_window<D: Dut>(dut: &mut D, n: u32) -> (u64, Result<(), D::Error>) {
+    let mut ticks = 0u64;
     let mut i = 0;
     while i < n {
-        if let Err(e) = dut.infer_once() {
-            result = Err(e);
-            break;
+        dut.prepare_input();
+        let start = timer::ticks();
+        compiler_fence(Ordering::SeqCst);
+        window_start_marker();
+        compiler_fence(Ordering::SeqCst);
+        let result = dut.infer_once();
+        compiler_fence(Ordering::SeqCst);
+        window_end_marker();
+        compiler_fence(Ordering::SeqCst);
+        ticks += timer::ticks().wrapping_sub(start);
+        if let Err(e) = result {
+            return (ticks, Err(e));
         }
         i += 1;
     }
-    compiler_fence(Ordering::SeqCst);
-    window_end_marker();
-    compiler_fence(Ordering::SeqCst);
-    let end = timer::ticks();
-    (start, end, result)
+    (ticks, Ok(()))
 }
 
 #[inline(always)]
@@ -358,6 +365,7 @@ impl<D: Dut> Protocol<D> {
         self.out.u64(w as u64);
         self.out.eol();
         for _ in 0..w {
+            self.dut.prepare_input();
             if let Err(e) = self.dut.infer_once() {
                 let _ = core::fmt::write(&mut self.out, format_args!("e-[inference failed: {e}]\r\n"));
                 return;
@@ -368,7 +376,7 @@ impl<D: Dut> Protocol<D> {
         self.out.u64(n as u64);
         self.out.eol();
         self.timestamp();
-        let (start, end, result) = timed_window(&mut self.dut, n);
+        let (ticks, result) = timed_window(&mut self.dut, n);
         self.timestamp();
         self.out.line("m-infer-done");
         if let Err(e) = result {
@@ -380,7 +388,7 @@ impl<D: Dut> Protocol<D> {
             self.dut.results(&mut self.out, db, true);
         }
         self.out.str("m-mcubench-ticks-[");
-        self.out.u64(end.wrapping_sub(start));
+        self.out.u64(ticks);
         self.out.line("]");
         let (peak, painted) = stack::measure();
         self.out.str("m-mcubench-stack-[");
