@@ -11,7 +11,37 @@ pub struct Framework {
     pub name: &'static str,
     /// Cargo features of `targets/firmware` that select it.
     pub firmware_features: &'static [&'static str],
+    /// The framework's own model file, embedded next to the runtime blob
+    /// (`MCUBENCH_MODEL_FILE`).
+    pub model_file: ModelFile,
+    /// The TFLite builtin operators the framework can run (names as the importer reports
+    /// them); `None` = every operator the importer accepts. A model using others is
+    /// reported as `unsupported: OP, ...` instead of being built.
+    pub supported_ops: Option<&'static [&'static str]>,
     pub description: &'static str,
+}
+
+impl Framework {
+    /// The operators of `ops` this framework cannot run, each once, in order.
+    pub fn unsupported_ops(&self, ops: &[String]) -> Vec<String> {
+        let Some(supported) = self.supported_ops else { return Vec::new() };
+        let mut missing: Vec<String> = Vec::new();
+        for op in ops {
+            if !supported.contains(&op.as_str()) && !missing.contains(op) {
+                missing.push(op.clone());
+            }
+        }
+        missing
+    }
+}
+
+/// Which model file, besides the reference runtime's blob, a framework's firmware embeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelFile {
+    /// Only the blob (the reference runtime, and engines that run its plan).
+    None,
+    /// The original .tflite flatbuffer, unchanged.
+    Tflite,
 }
 
 /// The frameworks the harness can build.
@@ -19,11 +49,15 @@ pub const FRAMEWORKS: &[Framework] = &[
     Framework {
         name: REFERENCE_RUNTIME,
         firmware_features: &[],
+        model_file: ModelFile::None,
+        supported_ops: None,
         description: "mcubench reference runtime, optimized kernels",
     },
     Framework {
         name: "reference-runtime-portable",
         firmware_features: &["kernels-portable"],
+        model_file: ModelFile::None,
+        supported_ops: None,
         description: "mcubench reference runtime, portable reference kernels (TFLM-style plain loops)",
     },
 ];

@@ -23,6 +23,8 @@ impl Column {
     /// What a cell without a figure says: the stage that failed, else `n/a`.
     fn missing(&self) -> String {
         match self.failures.first() {
+            // "unsupported: ADD" says all there is to say.
+            Some((stage, message)) if stage == "unsupported" => message.clone(),
             Some((stage, _)) => format!("failed ({stage})"),
             None => "n/a".into(),
         }

@@ -214,6 +214,19 @@ fn main() {
         fs::write(&model_bin, &bytes).unwrap();
     }
 
+    // A framework's own model file (e.g. the .tflite for TFLite Micro), next to the blob; the
+    // blob stays the source of the model's facts (arena plan, input and output sizes).
+    let model_file_out = out.join("model_file.bin");
+    match env_var("MCUBENCH_MODEL_FILE") {
+        Some(path) => {
+            println!("cargo:rerun-if-changed={path}");
+            let bytes = fs::read(&path)
+                .unwrap_or_else(|e| fail(&format!("MCUBENCH_MODEL_FILE={path}: cannot read: {e}")));
+            fs::write(&model_file_out, bytes).unwrap();
+        }
+        None => fs::write(&model_file_out, []).unwrap(),
+    }
+
     let workload = match workload {
         Some(w) => {
             if !WORKLOADS.iter().any(|(id, _)| *id == w) {

@@ -11,6 +11,7 @@ use super::model::PreparedModel;
 use super::plugin::{cargo, clear_cargo_env};
 use super::run_tool;
 use crate::config::Board;
+use crate::plan::{Framework, ModelFile};
 use mcubench_workloads::workload::Workload;
 
 /// A built firmware image.
@@ -30,8 +31,8 @@ pub async fn rustc_version() -> String {
 }
 
 /// The build settings handed to `targets/firmware/build.rs`.
-fn build_env(board: &Board, workload: &Workload, model: &PreparedModel) -> Vec<(&'static str, String)> {
-    vec![
+fn build_env(board: &Board, workload: &Workload, framework: &Framework, model: &PreparedModel) -> Vec<(&'static str, String)> {
+    let mut env = vec![
         ("MCUBENCH_MODEL_BLOB", model.blob_path.display().to_string()),
         ("MCUBENCH_WORKLOAD", workload.id.to_string()),
         ("MCUBENCH_ARENA_BYTES", model.imported.arena_bytes.max(4).to_string()),
@@ -41,7 +42,12 @@ fn build_env(board: &Board, workload: &Workload, model: &PreparedModel) -> Vec<(
         ("MCUBENCH_FLASH_SIZE", format!("{:#x}", board.memory.flash.size)),
         ("MCUBENCH_RAM_ORIGIN", format!("{:#x}", board.memory.ram.origin)),
         ("MCUBENCH_RAM_SIZE", format!("{:#x}", board.memory.ram.size)),
-    ]
+    ];
+    match framework.model_file {
+        ModelFile::None => {}
+        ModelFile::Tflite => env.push(("MCUBENCH_MODEL_FILE", model.tflite_path.display().to_string())),
+    }
+    env
 }
 
 /// Builds (or finds in the cache) the firmware for a job.
@@ -50,7 +56,7 @@ pub async fn build(
     cache: &Path,
     board: &Board,
     workload: &Workload,
-    framework: &crate::plan::Framework,
+    framework: &Framework,
     model: &PreparedModel,
     rustc: &str,
 ) -> anyhow::Result<Firmware> {
@@ -62,15 +68,28 @@ pub async fn build(
     features.extend(framework.firmware_features.iter().map(|f| f.to_string()));
     features.extend(extra.split(',').map(str::trim).filter(|f| !f.is_empty()).map(String::from));
     let feature = features.join(",");
-    let env = build_env(board, workload, model);
+    let env = build_env(board, workload, framework, model);
 
     let mut key = InputHash::new();
-    key.add_tree(&crate_dir).with_context(|| format!("cannot read {}", crate_dir.display()))?;
+    // Every firmware input under targets/ (board support, framework adapters), not the plugin.
+    let mut dirs: Vec<_> = std::fs::read_dir(root.join("targets"))
+        .context("cannot read targets/")?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|d| d.is_dir() && d.file_name().is_some_and(|n| n != "qemu-plugin"))
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        key.add("dir", dir.file_name().unwrap_or_default().as_encoded_bytes());
+        key.add_tree(&dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    }
     key.add_tree(&root.join("reference-runtime")).context("cannot read reference-runtime sources")?;
     key.add("blob", &model.imported.blob).add("target", board.target.as_bytes()).add("feature", feature.as_bytes());
     key.add("rustc", rustc.as_bytes());
+    if framework.model_file != ModelFile::None {
+        key.add("model-file", model.tflite_sha256.as_bytes());
+    }
     for (k, v) in &env {
-        if *k != "MCUBENCH_MODEL_BLOB" {
+        if *k != "MCUBENCH_MODEL_BLOB" && *k != "MCUBENCH_MODEL_FILE" {
             key.add(k, v.as_bytes());
         }
     }

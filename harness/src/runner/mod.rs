@@ -106,6 +106,12 @@ pub async fn run(jobs: Vec<Job>, cfg: RunConfig, events: UnboundedSender<RunEven
                 continue;
             }
         };
+        let framework = crate::plan::framework(&job.framework).expect("planned jobs name known frameworks");
+        let unsupported = framework.unsupported_ops(&model.imported.ops);
+        if !unsupported.is_empty() {
+            emit(failure(&cfg, &host, job, None, "unsupported", format!("unsupported: {}", unsupported.join(", "))));
+            continue;
+        }
         if let Err(e) = model.imported.check_fits(job.board.flash_budget(), job.board.ram_budget()) {
             let part = job.board.budget.as_ref().and_then(|b| b.part.clone()).map(|p| format!(" ({p} budget)")).unwrap_or_default();
             emit(failure(&cfg, &host, job, None, "fit", format!("does not fit {}{part}: {e}", job.board.name)));
@@ -114,7 +120,6 @@ pub async fn run(jobs: Vec<Job>, cfg: RunConfig, events: UnboundedSender<RunEven
         let what = format!("firmware {} / {} / {}", job.board.name, job.framework, job.workload.id);
         emit(RunEvent::BuildStarted { what: what.clone() });
         let started = Instant::now();
-        let framework = crate::plan::framework(&job.framework).expect("planned jobs name known frameworks");
         match build::firmware::build(&cfg.paths.root, &cfg.paths.cache, &job.board, job.workload, framework, &model, &host.rustc).await {
             Ok(firmware) => {
                 emit(RunEvent::BuildFinished { what, cached: firmware.cached, elapsed: started.elapsed() });

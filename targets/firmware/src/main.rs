@@ -66,7 +66,7 @@ fn main() -> ! {
     {
         // th_final_initialize: set up the engine on the embedded model. Errors are kept and
         // reported after the boot banner.
-        let dut = bench::Bench::new(engines::reference::ReferenceRuntime::new());
+        let dut = bench::Bench::new(engines::selected());
         start(out, db, dut)
     }
     #[cfg(feature = "no-model")]

@@ -1,3 +1,25 @@
-//! The framework adapters; exactly one is compiled in.
-#[cfg(not(feature = "no-model"))]
+//! The framework adapters; exactly one is compiled in, chosen by a `framework-*` cargo
+//! feature (the reference runtime when none is set). Each module exposes
+//! `pub fn new() -> Result<impl Engine, impl Display>`, re-exported here as `selected`.
+#![allow(unused_imports)]
+
+#[cfg(all(
+    not(feature = "no-model"),
+    not(any(
+        feature = "framework-tflm",
+        feature = "framework-cmsis-nn",
+        feature = "framework-tinymaix",
+        feature = "framework-microflow"
+    ))
+))]
 pub mod reference;
+#[cfg(all(
+    not(feature = "no-model"),
+    not(any(
+        feature = "framework-tflm",
+        feature = "framework-cmsis-nn",
+        feature = "framework-tinymaix",
+        feature = "framework-microflow"
+    ))
+))]
+pub use reference::new as selected;

@@ -37,9 +37,13 @@ fn quant(t: TensorInfo) -> TensorQuant {
     TensorQuant { len: t.len, scale: t.scale, zero_point: t.zero_point }
 }
 
+/// `th_final_initialize`: validate the embedded blob, set up the interpreter. Call once.
+pub fn new() -> Result<ReferenceRuntime, InitError> {
+    ReferenceRuntime::new()
+}
+
 impl ReferenceRuntime {
-    /// `th_final_initialize`: validate the embedded blob, set up the interpreter. Call once.
-    pub fn new() -> Result<Self, InitError> {
+    fn new() -> Result<Self, InitError> {
         static mut MODEL: Option<Model<'static>> = None;
         let model = Model::from_bytes(&MODEL_BLOB.0).map_err(InitError::Model)?;
         // SAFETY: called once at boot, before anything else can reference MODEL or ARENA.
