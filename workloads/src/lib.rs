@@ -3,6 +3,7 @@
 //! golden input/output loader.
 pub mod import;
 pub mod tflite;
+pub mod tinymaix;
 
 pub use import::{import_tflite, ImportError, ImportedModel, IoInfo};
 pub mod workload;
