@@ -23,3 +23,8 @@ pub mod reference;
     ))
 ))]
 pub use reference::new as selected;
+
+#[cfg(all(not(feature = "no-model"), feature = "framework-cmsis-nn"))]
+pub mod cmsis_nn;
+#[cfg(all(not(feature = "no-model"), feature = "framework-cmsis-nn"))]
+pub use cmsis_nn::new as selected;
