@@ -1,6 +1,6 @@
 //! The optimized kernels must reproduce the reference kernels bit for bit on random shapes,
 //! paddings, strides, dilations, offsets and requantization parameters.
-use mcubench_runtime::kernels::{optimized as opt, reference as refk, I32Le, OutputStage, QuantTable, Window};
+use mcubench_runtime::kernels::{dsp, optimized as opt, reference as refk, I32Le, OutputStage, QuantTable, Window};
 
 struct Rng(u64);
 impl Rng {
@@ -55,14 +55,16 @@ fn fully_connected_matches_reference() {
         refk::fully_connected(&input, io, &filter, fo, bv, QuantTable::new(&q), st, b, d, o, &mut a);
         opt::fully_connected(&input, io, &filter, fo, bv, QuantTable::new(&q), st, b, d, o, &mut c);
         assert_eq!(a, c);
+        dsp::fully_connected(&input, io, &filter, fo, bv, QuantTable::new(&q), st, b, d, o, &mut c);
+        assert_eq!(a, c, "dsp b={b} d={d} o={o}");
     }
 }
 
 fn random_window(r: &mut Rng, depthwise: bool) -> Window {
     let filter_h = r.range(1, 5);
     let filter_w = r.range(1, 5);
-    let in_c = r.range(1, 40);
-    let out_c = if depthwise { in_c } else { r.range(1, 12) };
+    let in_c = if r.next() % 2 == 0 { 4 * r.range(1, 10) } else { r.range(1, 40) };
+    let out_c = if depthwise { in_c } else { r.range(1, 70) };
     let (stride_h, stride_w) = (r.range(1, 3), r.range(1, 3));
     let (dilation_h, dilation_w) = if r.next() % 4 == 0 { (r.range(1, 3), r.range(1, 3)) } else { (1, 1) };
     let in_h = r.range(1, 9);
@@ -107,6 +109,9 @@ fn conv_matches_reference() {
         refk::conv2d(&w, &input, io, &filter, w.in_c, bv, QuantTable::new(&q), st, &mut a);
         opt::conv2d(&w, &input, io, &filter, w.in_c, bv, QuantTable::new(&q), st, &mut c);
         assert_eq!(a, c, "{w:?}");
+        c.fill(0);
+        dsp::conv2d(&w, &input, io, &filter, w.in_c, bv, QuantTable::new(&q), st, &mut c);
+        assert_eq!(a, c, "dsp {w:?}");
     }
 }
 

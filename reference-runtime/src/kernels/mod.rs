@@ -5,13 +5,20 @@
 //!   specification: every other implementation must produce identical bytes.
 //!
 //! * [`optimized`]: the same arithmetic restructured for speed (default); cross-checked
-//!   against `reference` bit for bit by the tests.
+//!   against `reference` bit for bit by the tests. It selects [`dsp`] (SMLAD/SXTB16 kernels
+//!   for Cortex-M cores with the DSP extension) or [`portable`] (plain Rust, any target) at
+//!   build time.
+//! * [`simd`]: the DSP instructions as functions, `asm!` on DSP targets and exact emulations
+//!   elsewhere, so the [`dsp`] kernels also run (and are tested) on the host.
 //!
 //! Kernels take already-validated shapes (see [`crate::Model::from_bytes`]); they use
 //! checked slice indexing, so a shape the validator missed panics instead of reading out of
 //! bounds.
+pub mod dsp;
 pub mod optimized;
+pub mod portable;
 pub mod reference;
+pub mod simd;
 
 /// Which kernel implementations an [`crate::Interpreter`] uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

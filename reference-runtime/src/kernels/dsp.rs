@@ -1,0 +1,638 @@
+//! Kernels for Cortex-M cores with the DSP extension (M4/M7/M33/M55): dual 16-bit MACs
+//! (`SMLAD`) on operands widened with `SXTB16`/`SXTAB16`, bit exact with
+//! [`super::reference`].
+//!
+//! Built on every target: with `cfg(mcubench_dsp)` the primitives of [`super::simd`] and the
+//! inner loops below are Arm instructions, elsewhere bit-exact emulations, so the host tests
+//! exercise the same packing, blocking and requantization code that runs on the device.
+//! [`super::optimized`] uses these kernels on DSP targets and [`super::portable`] elsewhere.
+//!
+//! # CONV_2D (including 1x1 pointwise) and FULLY_CONNECTED
+//!
+//! im2col into a small int16 buffer, then a 2x2 register-blocked matrix product:
+//!
+//! * two output pixels ("columns") are unrolled into the buffer, each as `K = kh*kw*in_c`
+//!   values `x + input_offset` (so padding is a plain 0 and no offset correction is needed),
+//!   interleaved per group of four: `[A(x0,x2), A(x1,x3), B(x0,x2), B(x1,x3)]`, the lane order
+//!   `SXTB16` produces from four filter bytes (even bytes, then odd bytes via `ROR #8`);
+//! * for each pair of output channels the inner loop loads the four words with one `LDM`, each
+//!   filter word with one `LDR`, widens it with two `SXTB16` and does four `SMLAD`s (eight
+//!   MACs): 15 instructions per 16 MACs, unrolled twice;
+//! * the four accumulators start at the bias and are requantized in registers.
+//!
+//! # Requantization
+//!
+//! See [`LayerQ`]: when the layer's bounds allow it, TFLite's double-rounding
+//! `MultiplyByQuantizedMultiplier` + output offset + clamp is five instructions plus `SSAT`,
+//! exactly equal; otherwise the reference arithmetic is used.
+use super::simd::{dup16, requant_core, ssat8, sxtab16, sxtab16_ror8};
+#[cfg(not(mcubench_dsp))]
+use super::simd::{smlad, sxtb16, sxtb16_ror8};
+use super::{portable, I32Le, OutputStage, QuantTable, Window};
+
+/// Largest im2col depth (`kh*kw*in_c`, or FC depth) the stack buffers hold; deeper layers use
+/// the portable kernels.
+pub const MAX_K: usize = 640;
+/// Output channels whose requantization parameters are prepared at once (stack table).
+const CH_CHUNK: usize = 64;
+/// Bytes of stack for a zero-padded copy of the filter when `K % 4 != 0`.
+const PAD_FILTER_BYTES: usize = 1024;
+
+/// Requantization parameters of one output channel, prepared once per call.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ChanQ {
+    /// Bias (plus any constant term), the accumulator's start value.
+    pub bias: i32,
+    pub mult: i32,
+    /// Fast mode: the right shift `e = -shift`; exact mode: TFLite's `shift`.
+    pub shift: i32,
+    /// Fast mode: `2^(e-1) + (output_offset << e)`.
+    pub hb: i32,
+}
+
+/// How a layer requantizes.
+///
+/// TFLite computes `out = clamp(RDBP(SRDHM(acc, m), e) + off)` with
+/// `SRDHM(a, m) = trunc_div(a*m + nudge, 2^31)` (nudge `2^30` or `1 - 2^30` by sign) and
+/// `RDBP` rounding half away from zero. For both signs of `a*m`,
+/// `SRDHM = floor((a*m + 2^30) / 2^31)` (the negative nudge plus the truncation's `2^31 - 1`
+/// sum to `2^30`), which is `SMMULR(2a, m) = floor((2am + 2^31) / 2^32)` when `2a` fits, i.e.
+/// `|a| < 2^30`. For `e >= 1`, `RDBP(r, e) = (r + 2^(e-1) - [r < 0]) >> e` (arithmetic shift),
+/// and adding `off << e` before the shift adds `off` after it. So with
+/// `hb = 2^(e-1) + (off << e)` the result is `(r + hb + (r >> 31)) >> e`, exact when nothing
+/// overflows: `|acc| < 2^30` (checked from the layer's depth, offsets and biases) and
+/// `|hb| <= 2^29`, `1 <= e <= 30` for every channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Fast path, activation range is the whole int8 range: `SSAT #8`.
+    FastSat,
+    /// Fast path, then clamp to the activation range.
+    FastClamp,
+    /// Reference arithmetic per output.
+    Exact,
+}
+
+/// Per-layer requantization setup.
+#[derive(Clone, Copy, Debug)]
+pub struct LayerQ<'a> {
+    pub mode: Mode,
+    bias: Option<I32Le<'a>>,
+    quant: QuantTable<'a>,
+    pub stage: OutputStage,
+}
+
+impl<'a> LayerQ<'a> {
+    /// `acc_bound` bounds the true (unwrapped) accumulator without the bias.
+    pub fn new(bias: Option<I32Le<'a>>, quant: QuantTable<'a>, stage: OutputStage, out_c: usize, acc_bound: u64) -> Self {
+        let mut fast = acc_bound < (1 << 29) && !quant.is_empty();
+        if fast {
+            let mut max_bias: u64 = 0;
+            for ch in 0..out_c {
+                if let Some(b) = bias {
+                    max_bias = max_bias.max(b.get(ch).unsigned_abs() as u64);
+                }
+                let (_, shift) = quant.get(ch);
+                let e = -(shift as i64);
+                if !(1..=30).contains(&e) {
+                    fast = false;
+                    break;
+                }
+                let hb = (1i64 << (e - 1)) + ((stage.output_offset as i64) << e);
+                if hb.unsigned_abs() > (1 << 29) {
+                    fast = false;
+                    break;
+                }
+            }
+            if acc_bound + max_bias >= (1 << 30) {
+                fast = false;
+            }
+        }
+        let mode = if !fast {
+            Mode::Exact
+        } else if stage.act_min == -128 && stage.act_max == 127 {
+            Mode::FastSat
+        } else {
+            Mode::FastClamp
+        };
+        LayerQ { mode, bias, quant, stage }
+    }
+
+    /// Parameters of channel `ch`, whose accumulator starts at `bias + extra`.
+    #[inline]
+    pub fn chan(&self, ch: usize, extra: i32) -> ChanQ {
+        let bias = self.bias.map_or(0, |b| b.get(ch)).wrapping_add(extra);
+        let (mult, shift) = self.quant.get(ch);
+        match self.mode {
+            Mode::Exact => ChanQ { bias, mult, shift, hb: 0 },
+            _ => {
+                let e = -shift;
+                let hb = (1i32 << (e - 1)).wrapping_add(self.stage.output_offset.wrapping_shl(e as u32));
+                ChanQ { bias, mult, shift: e, hb }
+            }
+        }
+    }
+
+    /// Fills `table` with channels `c0..c0 + table.len()`.
+    #[inline(never)]
+    fn fill(&self, c0: usize, extra: i32, table: &mut [ChanQ]) {
+        for (i, t) in table.iter_mut().enumerate() {
+            *t = self.chan(c0 + i, extra);
+        }
+    }
+}
+
+/// Requantizes one accumulator (which already includes the bias).
+#[inline(always)]
+pub fn requant<const M: u8>(acc: i32, q: &ChanQ, stage: &OutputStage) -> i8 {
+    match M {
+        FAST_SAT => ssat8(requant_core(acc, q.mult, q.hb, q.shift)) as i8,
+        FAST_CLAMP => requant_core(acc, q.mult, q.hb, q.shift).max(stage.act_min).min(stage.act_max) as i8,
+        _ => stage.apply(acc, q.mult, q.shift),
+    }
+}
+
+const FAST_SAT: u8 = 0;
+const FAST_CLAMP: u8 = 1;
+const EXACT: u8 = 2;
+
+// ---------------------------------------------------------------------------------------
+// Inner loops.
+
+/// 2 columns x 2 channels over `groups` groups of four: `acc = [A*f0, A*f1, B*f0, B*f1]`
+/// added to the start values. `x` holds `4 * groups` interleaved words, `f0`/`f1` at least
+/// `4 * groups` bytes.
+#[inline(always)]
+fn mac_2x2(x: &[u32], f0: &[i8], f1: &[i8], groups: usize, acc: &mut [i32; 4]) {
+    assert!(groups >= 1 && x.len() >= 4 * groups && f0.len() >= 4 * groups && f1.len() >= 4 * groups);
+    #[cfg(mcubench_dsp)]
+    {
+        let [mut a00, mut a01, mut a10, mut a11] = *acc;
+        // SAFETY: the loop reads exactly `4 * groups` words from `x` (word aligned: a `u32`
+        // slice) and `4 * groups` bytes from each filter row, all in bounds by the assert; r6
+        // and r7 (reserved by the compiler) are saved and restored on the stack.
+        unsafe {
+            super::simd::dsp_asm!(
+                "push {{r6, r7}}",
+                "tst lr, #1",
+                "beq 2f",
+                // one group
+                "ldm r0!, {{r2, r3, r4, r5}}",
+                "ldr r6, [r1], #4",
+                "sxtb16 r7, r6, ror #8",
+                "sxtb16 r6, r6",
+                "smlad r8, r2, r6, r8",
+                "smlad r10, r4, r6, r10",
+                "smlad r8, r3, r7, r8",
+                "smlad r10, r5, r7, r10",
+                "ldr r6, [r12], #4",
+                "sxtb16 r7, r6, ror #8",
+                "sxtb16 r6, r6",
+                "smlad r9, r2, r6, r9",
+                "smlad r11, r4, r6, r11",
+                "smlad r9, r3, r7, r9",
+                "smlad r11, r5, r7, r11",
+                "2:",
+                "lsrs lr, lr, #1",
+                "beq 4f",
+                // two groups per iteration
+                "3:",
+                "ldm r0!, {{r2, r3, r4, r5}}",
+                "ldr r6, [r1], #4",
+                "sxtb16 r7, r6, ror #8",
+                "sxtb16 r6, r6",
+                "smlad r8, r2, r6, r8",
+                "smlad r10, r4, r6, r10",
+                "smlad r8, r3, r7, r8",
+                "smlad r10, r5, r7, r10",
+                "ldr r6, [r12], #4",
+                "sxtb16 r7, r6, ror #8",
+                "sxtb16 r6, r6",
+                "smlad r9, r2, r6, r9",
+                "smlad r11, r4, r6, r11",
+                "smlad r9, r3, r7, r9",
+                "smlad r11, r5, r7, r11",
+                "ldm r0!, {{r2, r3, r4, r5}}",
+                "ldr r6, [r1], #4",
+                "sxtb16 r7, r6, ror #8",
+                "sxtb16 r6, r6",
+                "smlad r8, r2, r6, r8",
+                "smlad r10, r4, r6, r10",
+                "smlad r8, r3, r7, r8",
+                "smlad r10, r5, r7, r10",
+                "ldr r6, [r12], #4",
+                "sxtb16 r7, r6, ror #8",
+                "sxtb16 r6, r6",
+                "smlad r9, r2, r6, r9",
+                "smlad r11, r4, r6, r11",
+                "smlad r9, r3, r7, r9",
+                "smlad r11, r5, r7, r11",
+                "subs lr, lr, #1",
+                "bne 3b",
+                "4:",
+                "pop {{r6, r7}}",
+                inout("r0") x.as_ptr() => _,
+                inout("r1") f0.as_ptr() => _,
+                inout("r12") f1.as_ptr() => _,
+                inout("lr") groups => _,
+                inout("r8") a00,
+                inout("r9") a01,
+                inout("r10") a10,
+                inout("r11") a11,
+                out("r2") _,
+                out("r3") _,
+                out("r4") _,
+                out("r5") _,
+                options(readonly)
+            );
+        }
+        *acc = [a00, a01, a10, a11];
+    }
+    #[cfg(not(mcubench_dsp))]
+    {
+        let [mut a00, mut a01, mut a10, mut a11] = *acc;
+        for ((xs, w0), w1) in x.chunks_exact(4).zip(f0.chunks_exact(4)).zip(f1.chunks_exact(4)).take(groups) {
+            let f = word(w0);
+            let (fe, fo) = (sxtb16(f), sxtb16_ror8(f));
+            a00 = smlad(xs[0], fe, a00);
+            a10 = smlad(xs[2], fe, a10);
+            a00 = smlad(xs[1], fo, a00);
+            a10 = smlad(xs[3], fo, a10);
+            let f = word(w1);
+            let (fe, fo) = (sxtb16(f), sxtb16_ror8(f));
+            a01 = smlad(xs[0], fe, a01);
+            a11 = smlad(xs[2], fe, a11);
+            a01 = smlad(xs[1], fo, a01);
+            a11 = smlad(xs[3], fo, a11);
+        }
+        *acc = [a00, a01, a10, a11];
+    }
+}
+
+/// 1 column x 2 channels: `x` holds `2 * groups` words `[(x0,x2), (x1,x3)]` per group.
+#[inline(always)]
+fn mac_1x2(x: &[u32], f0: &[i8], f1: &[i8], groups: usize, acc: &mut [i32; 2]) {
+    assert!(groups >= 1 && x.len() >= 2 * groups && f0.len() >= 4 * groups && f1.len() >= 4 * groups);
+    #[cfg(mcubench_dsp)]
+    {
+        let [mut a0, mut a1] = *acc;
+        // SAFETY: reads `2 * groups` words of `x` and `4 * groups` bytes of each filter row,
+        // in bounds by the assert.
+        unsafe {
+            super::simd::dsp_asm!(
+                "2:",
+                "ldrd {xe}, {xo}, [{px}], #8",
+                "ldr {f}, [{p0}], #4",
+                "sxtb16 {t}, {f}, ror #8",
+                "sxtb16 {f}, {f}",
+                "smlad {a0}, {xe}, {f}, {a0}",
+                "smlad {a0}, {xo}, {t}, {a0}",
+                "ldr {f}, [{p1}], #4",
+                "sxtb16 {t}, {f}, ror #8",
+                "sxtb16 {f}, {f}",
+                "smlad {a1}, {xe}, {f}, {a1}",
+                "smlad {a1}, {xo}, {t}, {a1}",
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                px = inout(reg) x.as_ptr() => _,
+                p0 = inout(reg) f0.as_ptr() => _,
+                p1 = inout(reg) f1.as_ptr() => _,
+                n = inout(reg) groups => _,
+                a0 = inout(reg) a0,
+                a1 = inout(reg) a1,
+                xe = out(reg) _,
+                xo = out(reg) _,
+                f = out(reg) _,
+                t = out(reg) _,
+                options(readonly, nostack)
+            );
+        }
+        *acc = [a0, a1];
+    }
+    #[cfg(not(mcubench_dsp))]
+    {
+        let [mut a0, mut a1] = *acc;
+        for ((xs, w0), w1) in x.chunks_exact(2).zip(f0.chunks_exact(4)).zip(f1.chunks_exact(4)).take(groups) {
+            let f = word(w0);
+            a0 = smlad(xs[0], sxtb16(f), a0);
+            a0 = smlad(xs[1], sxtb16_ror8(f), a0);
+            let f = word(w1);
+            a1 = smlad(xs[0], sxtb16(f), a1);
+            a1 = smlad(xs[1], sxtb16_ror8(f), a1);
+        }
+        *acc = [a0, a1];
+    }
+}
+
+/// Four int8 values as one little-endian word.
+#[inline(always)]
+fn word(b: &[i8]) -> u32 {
+    u32::from_le_bytes([b[0] as u8, b[1] as u8, b[2] as u8, b[3] as u8])
+}
+
+/// Widens four int8 values (one word) plus the offset into the two interleaved lanes.
+#[inline(always)]
+fn widen(off2: u32, w: u32) -> (u32, u32) {
+    (sxtab16(off2, w), sxtab16_ror8(off2, w))
+}
+
+// ---------------------------------------------------------------------------------------
+// im2col.
+
+/// Writes the im2col column of output pixel `(b, oy, ox)` into `dst`: group `g` goes to words
+/// `dst[g * stride]` and `dst[g * stride + 1]`. `in_c % 4 == 0`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn fill_column_c4(w: &Window, input: &[i8], off2: u32, b: usize, oy: usize, ox: usize, dst: &mut [u32], stride: usize) {
+    let in_c = w.in_c;
+    let groups_per_tap = in_c / 4;
+    let in_y0 = (oy * w.stride_h) as isize - w.pad_h as isize;
+    let in_x0 = (ox * w.stride_w) as isize - w.pad_w as isize;
+    let mut out = dst.chunks_mut(stride);
+    for fy in 0..w.filter_h {
+        let iy = in_y0 + (w.dilation_h * fy) as isize;
+        let row_ok = iy >= 0 && iy < w.in_h as isize;
+        for fx in 0..w.filter_w {
+            let ix = in_x0 + (w.dilation_w * fx) as isize;
+            if row_ok && ix >= 0 && ix < w.in_w as isize {
+                let base = ((b * w.in_h + iy as usize) * w.in_w + ix as usize) * in_c;
+                let src = &input[base..base + in_c];
+                for (s, d) in src.chunks_exact(4).zip(&mut out) {
+                    let (e, o) = widen(off2, word(s));
+                    d[0] = e;
+                    d[1] = o;
+                }
+            } else {
+                for d in (&mut out).take(groups_per_tap) {
+                    d[0] = 0;
+                    d[1] = 0;
+                }
+            }
+        }
+    }
+}
+
+/// Any `in_c`: gathers the column as int8 (padding = the input zero point, whose offset-added
+/// value is 0) into `stage`, zero-extended to a multiple of 4, then widens it.
+#[allow(clippy::too_many_arguments)]
+fn fill_column_any(
+    w: &Window,
+    input: &[i8],
+    input_offset: i32,
+    b: usize,
+    oy: usize,
+    ox: usize,
+    dst: &mut [u32],
+    stride: usize,
+    stage: &mut [i8; MAX_K],
+) {
+    let zp = (-input_offset) as i8;
+    let in_c = w.in_c;
+    let k = w.filter_h * w.filter_w * in_c;
+    let groups = k.div_ceil(4);
+    let in_y0 = (oy * w.stride_h) as isize - w.pad_h as isize;
+    let in_x0 = (ox * w.stride_w) as isize - w.pad_w as isize;
+    let mut i = 0;
+    for fy in 0..w.filter_h {
+        let iy = in_y0 + (w.dilation_h * fy) as isize;
+        for fx in 0..w.filter_w {
+            let ix = in_x0 + (w.dilation_w * fx) as isize;
+            let d = &mut stage[i..i + in_c];
+            if iy >= 0 && iy < w.in_h as isize && ix >= 0 && ix < w.in_w as isize {
+                let base = ((b * w.in_h + iy as usize) * w.in_w + ix as usize) * in_c;
+                d.copy_from_slice(&input[base..base + in_c]);
+            } else {
+                d.fill(zp);
+            }
+            i += in_c;
+        }
+    }
+    stage[k..groups * 4].fill(zp);
+    let off2 = dup16(input_offset);
+    for (s, d) in stage[..groups * 4].chunks_exact(4).zip(dst.chunks_mut(stride)) {
+        let (e, o) = widen(off2, word(s));
+        d[0] = e;
+        d[1] = o;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// CONV_2D.
+
+/// CONV_2D; same contract as [`super::reference::conv2d`].
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d(
+    w: &Window,
+    input: &[i8],
+    input_offset: i32,
+    filter: &[i8],
+    filter_in_c: usize,
+    bias: Option<I32Le<'_>>,
+    quant: QuantTable<'_>,
+    stage: OutputStage,
+    output: &mut [i8],
+) {
+    let k = w.filter_h * w.filter_w * w.in_c;
+    let groups = k.div_ceil(4);
+    let supported = filter_in_c == w.in_c
+        && k > 0
+        && w.out_c > 0
+        && groups * 4 <= MAX_K
+        && (-32640..=32640).contains(&input_offset)
+        && (k % 4 == 0 || w.out_c * groups * 4 <= PAD_FILTER_BYTES);
+    if !supported {
+        return portable::conv2d(w, input, input_offset, filter, filter_in_c, bias, quant, stage, output);
+    }
+    let acc_bound = k as u64 * 128 * (128 + input_offset.unsigned_abs() as u64);
+    let lq = LayerQ::new(bias, quant, stage, w.out_c, acc_bound);
+    if k % 4 == 0 {
+        conv_dispatch(w, input, input_offset, &filter[..w.out_c * k], k, &lq, output);
+    } else {
+        // Zero-pad each filter row to a multiple of 4 (the im2col column is padded with
+        // zeros after the offset, so the extra products are 0).
+        let kp = groups * 4;
+        let mut padded = [0i8; PAD_FILTER_BYTES];
+        for (d, s) in padded.chunks_exact_mut(kp).zip(filter.chunks_exact(k)).take(w.out_c) {
+            d[..k].copy_from_slice(s);
+        }
+        conv_dispatch(w, input, input_offset, &padded[..w.out_c * kp], kp, &lq, output);
+    }
+}
+
+fn conv_dispatch(w: &Window, input: &[i8], input_offset: i32, filter: &[i8], row: usize, lq: &LayerQ<'_>, output: &mut [i8]) {
+    match lq.mode {
+        Mode::FastSat => conv_core::<FAST_SAT>(w, input, input_offset, filter, row, lq, output),
+        Mode::FastClamp => conv_core::<FAST_CLAMP>(w, input, input_offset, filter, row, lq, output),
+        Mode::Exact => conv_core::<EXACT>(w, input, input_offset, filter, row, lq, output),
+    }
+}
+
+/// `filter` rows are `row` bytes apart (`row` a multiple of 4, at least `K`).
+fn conv_core<const M: u8>(w: &Window, input: &[i8], input_offset: i32, filter: &[i8], row: usize, lq: &LayerQ<'_>, output: &mut [i8]) {
+    let groups = row / 4;
+    let oc = w.out_c;
+    let npix = w.batches * w.out_h * w.out_w;
+    let output = &mut output[..npix * oc];
+    let off2 = dup16(input_offset);
+    let c4 = w.in_c % 4 == 0;
+    let mut buf = [0u32; MAX_K / 2 * 2];
+    let mut stage_buf = [0i8; MAX_K];
+    let mut table = [ChanQ::default(); CH_CHUNK];
+    let st = lq.stage;
+    let fill = |p: usize, dst: &mut [u32], stride: usize, stage_buf: &mut [i8; MAX_K]| {
+        let ox = p % w.out_w;
+        let t = p / w.out_w;
+        let (oy, b) = (t % w.out_h, t / w.out_h);
+        if c4 {
+            fill_column_c4(w, input, off2, b, oy, ox, dst, stride);
+        } else {
+            fill_column_any(w, input, input_offset, b, oy, ox, dst, stride, stage_buf);
+        }
+    };
+    let mut c0 = 0;
+    while c0 < oc {
+        let nc = CH_CHUNK.min(oc - c0);
+        let table = &mut table[..nc];
+        lq.fill(c0, 0, table);
+        let frows = &filter[c0 * row..(c0 + nc) * row];
+        let mut p = 0;
+        while p + 2 <= npix {
+            let xb = &mut buf[..groups * 4];
+            fill(p, xb, 4, &mut stage_buf);
+            fill(p + 1, &mut xb[2..], 4, &mut stage_buf);
+            let (o0, o1) = output[p * oc + c0..].split_at_mut(oc);
+            let (o0, o1) = (&mut o0[..nc], &mut o1[..nc]);
+            let mut c = 0;
+            while c + 2 <= nc {
+                let (q0, q1) = (&table[c], &table[c + 1]);
+                let mut acc = [q0.bias, q1.bias, q0.bias, q1.bias];
+                let f = &frows[c * row..(c + 2) * row];
+                mac_2x2(xb, &f[..row], &f[row..], groups, &mut acc);
+                o0[c] = requant::<M>(acc[0], q0, &st);
+                o0[c + 1] = requant::<M>(acc[1], q1, &st);
+                o1[c] = requant::<M>(acc[2], q0, &st);
+                o1[c + 1] = requant::<M>(acc[3], q1, &st);
+                c += 2;
+            }
+            if c < nc {
+                let q0 = &table[c];
+                let mut acc = [q0.bias, q0.bias, q0.bias, q0.bias];
+                let f = &frows[c * row..(c + 1) * row];
+                mac_2x2(xb, f, f, groups, &mut acc);
+                o0[c] = requant::<M>(acc[0], q0, &st);
+                o1[c] = requant::<M>(acc[2], q0, &st);
+            }
+            p += 2;
+        }
+        if p < npix {
+            let xb = &mut buf[..groups * 2];
+            fill(p, xb, 2, &mut stage_buf);
+            let o0 = &mut output[p * oc + c0..p * oc + c0 + nc];
+            let mut c = 0;
+            while c < nc {
+                let c1 = if c + 1 < nc { c + 1 } else { c };
+                let (q0, q1) = (&table[c], &table[c1]);
+                let mut acc = [q0.bias, q1.bias];
+                mac_1x2(xb, &frows[c * row..(c + 1) * row], &frows[c1 * row..(c1 + 1) * row], groups, &mut acc);
+                o0[c] = requant::<M>(acc[0], q0, &st);
+                o0[c1] = requant::<M>(acc[1], q1, &st);
+                c += 2;
+            }
+        }
+        c0 += nc;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// FULLY_CONNECTED.
+
+/// FULLY_CONNECTED; same contract as [`super::reference::fully_connected`].
+#[allow(clippy::too_many_arguments)]
+pub fn fully_connected(
+    input: &[i8],
+    input_offset: i32,
+    filter: &[i8],
+    filter_offset: i32,
+    bias: Option<I32Le<'_>>,
+    quant: QuantTable<'_>,
+    stage: OutputStage,
+    batches: usize,
+    accum_depth: usize,
+    out_depth: usize,
+    output: &mut [i8],
+) {
+    let groups = accum_depth / 4;
+    let supported = groups >= 1
+        && accum_depth <= MAX_K
+        && out_depth > 0
+        && (-32640..=32640).contains(&input_offset)
+        && (-32640..=32640).contains(&filter_offset);
+    if !supported {
+        return portable::fully_connected(
+            input, input_offset, filter, filter_offset, bias, quant, stage, batches, accum_depth, out_depth, output,
+        );
+    }
+    let acc_bound = accum_depth as u64 * (128 + filter_offset.unsigned_abs() as u64) * (128 + input_offset.unsigned_abs() as u64);
+    let lq = LayerQ::new(bias, quant, stage, out_depth, acc_bound);
+    match lq.mode {
+        Mode::FastSat => fc_core::<FAST_SAT>(input, input_offset, filter, filter_offset, &lq, batches, accum_depth, out_depth, output),
+        Mode::FastClamp => fc_core::<FAST_CLAMP>(input, input_offset, filter, filter_offset, &lq, batches, accum_depth, out_depth, output),
+        Mode::Exact => fc_core::<EXACT>(input, input_offset, filter, filter_offset, &lq, batches, accum_depth, out_depth, output),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fc_core<const M: u8>(
+    input: &[i8],
+    input_offset: i32,
+    filter: &[i8],
+    filter_offset: i32,
+    lq: &LayerQ<'_>,
+    batches: usize,
+    depth: usize,
+    out_depth: usize,
+    output: &mut [i8],
+) {
+    let groups = depth / 4;
+    let main = groups * 4;
+    let off2 = dup16(input_offset);
+    let mut buf = [0u32; MAX_K / 2];
+    let mut table = [ChanQ::default(); CH_CHUNK];
+    let st = lq.stage;
+    let filter = &filter[..out_depth * depth];
+    for (in_row, out_row) in input.chunks_exact(depth).zip(output.chunks_exact_mut(out_depth)).take(batches) {
+        let xb = &mut buf[..groups * 2];
+        for (s, d) in in_row.chunks_exact(4).zip(xb.chunks_exact_mut(2)) {
+            let (e, o) = widen(off2, word(s));
+            d[0] = e;
+            d[1] = o;
+        }
+        let tail = &in_row[main..];
+        // sum(f + fo)(x + io) = sum f (x + io) + fo * sum(x + io)
+        let sum_x = in_row.iter().fold(0i32, |a, &v| a.wrapping_add(v as i32 + input_offset));
+        let extra = filter_offset.wrapping_mul(sum_x);
+        let mut c0 = 0;
+        while c0 < out_depth {
+            let nc = CH_CHUNK.min(out_depth - c0);
+            let table = &mut table[..nc];
+            lq.fill(c0, extra, table);
+            let mut c = 0;
+            while c < nc {
+                let c1 = if c + 1 < nc { c + 1 } else { c };
+                let (q0, q1) = (&table[c], &table[c1]);
+                let r0 = &filter[(c0 + c) * depth..(c0 + c + 1) * depth];
+                let r1 = &filter[(c0 + c1) * depth..(c0 + c1 + 1) * depth];
+                let mut acc = [q0.bias, q1.bias];
+                mac_1x2(xb, r0, r1, groups, &mut acc);
+                for ((&x, &a), &b) in tail.iter().zip(&r0[main..]).zip(&r1[main..]) {
+                    let x = x as i32 + input_offset;
+                    acc[0] = acc[0].wrapping_add(a as i32 * x);
+                    acc[1] = acc[1].wrapping_add(b as i32 * x);
+                }
+                out_row[c0 + c] = requant::<M>(acc[0], q0, &st);
+                out_row[c0 + c1] = requant::<M>(acc[1], q1, &st);
+                c += 2;
+            }
+            c0 += nc;
+        }
+    }
+}
