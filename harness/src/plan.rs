@@ -42,6 +42,8 @@ pub enum ModelFile {
     None,
     /// The original .tflite flatbuffer, unchanged.
     Tflite,
+    /// The model converted to TinyMaix's format (`.tmdl`) by `mcubench_workloads::tinymaix`.
+    TinyMaix,
 }
 
 /// The frameworks the harness can build.
@@ -59,6 +61,23 @@ pub const FRAMEWORKS: &[Framework] = &[
         model_file: ModelFile::None,
         supported_ops: None,
         description: "mcubench reference runtime, portable reference kernels (TFLM-style plain loops)",
+    },
+    Framework {
+        name: "tinymaix",
+        firmware_features: &["framework-tinymaix"],
+        model_file: ModelFile::TinyMaix,
+        // AVERAGE_POOL_2D only global (TinyMaix GAP), ADD only without broadcasting; the
+        // converter reports other cases. No MAX_POOL_2D.
+        supported_ops: Some(&[
+            "CONV_2D",
+            "DEPTHWISE_CONV_2D",
+            "FULLY_CONNECTED",
+            "AVERAGE_POOL_2D",
+            "RESHAPE",
+            "SOFTMAX",
+            "ADD",
+        ]),
+        description: "TinyMaix (sipeed) C runtime, int8, ARM SIMD kernels on DSP cores; .tflite converted by mcubench_workloads::tinymaix",
     },
 ];
 

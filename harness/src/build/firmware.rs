@@ -31,7 +31,13 @@ pub async fn rustc_version() -> String {
 }
 
 /// The build settings handed to `targets/firmware/build.rs`.
-fn build_env(board: &Board, workload: &Workload, framework: &Framework, model: &PreparedModel) -> Vec<(&'static str, String)> {
+fn build_env(
+    board: &Board,
+    workload: &Workload,
+    framework: &Framework,
+    model: &PreparedModel,
+    tinymaix: Option<&Path>,
+) -> Vec<(&'static str, String)> {
     let mut env = vec![
         ("MCUBENCH_MODEL_BLOB", model.blob_path.display().to_string()),
         ("MCUBENCH_WORKLOAD", workload.id.to_string()),
@@ -46,6 +52,11 @@ fn build_env(board: &Board, workload: &Workload, framework: &Framework, model: &
     match framework.model_file {
         ModelFile::None => {}
         ModelFile::Tflite => env.push(("MCUBENCH_MODEL_FILE", model.tflite_path.display().to_string())),
+        ModelFile::TinyMaix => {
+            if let Some(p) = tinymaix {
+                env.push(("MCUBENCH_MODEL_FILE", p.display().to_string()));
+            }
+        }
     }
     env
 }
@@ -68,7 +79,12 @@ pub async fn build(
     features.extend(framework.firmware_features.iter().map(|f| f.to_string()));
     features.extend(extra.split(',').map(str::trim).filter(|f| !f.is_empty()).map(String::from));
     let feature = features.join(",");
-    let env = build_env(board, workload, framework, model);
+    // TinyMaix runs its own model format: convert (errors say what TinyMaix cannot run).
+    let tinymaix = match framework.model_file {
+        ModelFile::TinyMaix => Some(super::model::tinymaix_file(workload, model, cache)?),
+        _ => None,
+    };
+    let env = build_env(board, workload, framework, model, tinymaix.as_ref().map(|(p, _)| p.as_path()));
 
     let mut key = InputHash::new();
     // Every firmware input under targets/ (board support, framework adapters), not the plugin.
@@ -85,8 +101,18 @@ pub async fn build(
     key.add_tree(&root.join("reference-runtime")).context("cannot read reference-runtime sources")?;
     key.add("blob", &model.imported.blob).add("target", board.target.as_bytes()).add("feature", feature.as_bytes());
     key.add("rustc", rustc.as_bytes());
-    if framework.model_file != ModelFile::None {
-        key.add("model-file", model.tflite_sha256.as_bytes());
+    match (&tinymaix, framework.model_file) {
+        (Some((_, sha)), _) => {
+            key.add("model-file", sha.as_bytes());
+            // The TinyMaix sources and settings live outside targets/.
+            for k in ["MCUBENCH_TINYMAIX_DIR", "MCUBENCH_TINYMAIX_ARCH", "MCUBENCH_TINYMAIX_OPT", "MCUBENCH_TINYMAIX_CFLAGS"] {
+                key.add(k, std::env::var(k).unwrap_or_default().as_bytes());
+            }
+        }
+        (None, ModelFile::None) => {}
+        (None, _) => {
+            key.add("model-file", model.tflite_sha256.as_bytes());
+        }
     }
     for (k, v) in &env {
         if *k != "MCUBENCH_MODEL_BLOB" && *k != "MCUBENCH_MODEL_FILE" {

@@ -39,3 +39,21 @@ pub fn prepare(workload: &Workload, models_dir: &Path, cache: &Path) -> anyhow::
     }
     Ok(PreparedModel { imported, blob_path, tflite_path, tflite_sha256: sha256_hex(&bytes) })
 }
+
+/// The workload's model converted to TinyMaix's format, written to
+/// `<cache>/models/<id>-<hash>.tmdl`; returns (path, sha256 of the file).
+pub fn tinymaix_file(workload: &Workload, model: &PreparedModel, cache: &Path) -> anyhow::Result<(PathBuf, String)> {
+    let bytes = std::fs::read(&model.tflite_path).with_context(|| format!("cannot read {}", model.tflite_path.display()))?;
+    let converted = mcubench_workloads::tinymaix::convert_tflite(&bytes)
+        .with_context(|| format!("cannot convert {} ({}) to a TinyMaix model", model.tflite_path.display(), workload.id))?;
+    let sha = sha256_hex(&converted.bytes);
+    let dir = cache.join("models");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(format!("{}-{}.tmdl", workload.id, &sha[..16]));
+    if !path.exists() {
+        let tmp = path.with_extension(super::hash::tmp_suffix());
+        std::fs::write(&tmp, &converted.bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path)?;
+    }
+    Ok((path, sha))
+}

@@ -28,3 +28,8 @@ pub use reference::new as selected;
 pub mod cmsis_nn;
 #[cfg(all(not(feature = "no-model"), feature = "framework-cmsis-nn"))]
 pub use cmsis_nn::new as selected;
+
+#[cfg(all(not(feature = "no-model"), feature = "framework-tinymaix"))]
+pub mod tinymaix;
+#[cfg(all(not(feature = "no-model"), feature = "framework-tinymaix"))]
+pub use tinymaix::new as selected;
