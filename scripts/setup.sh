@@ -74,6 +74,7 @@ if [ "$(qemu_major || true)" = "" ] || [ "$(qemu_major)" -lt 10 ]; then
   apt_install -t bookworm-backports qemu-system-arm
 fi
 apt_install gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib
+apt_install chromium   # headless browser for the test that renders the HTML report
 
 # 3. Optional: the TFLite Micro Python interpreter, only to regenerate the committed goldens.
 if [ "$want_goldens" = 1 ]; then
