@@ -108,6 +108,7 @@ fn timed_window<D: Dut>(dut: &mut D, n: u32) -> (u64, Result<(), D::Error>) {
     let mut i = 0;
     while i < n {
         dut.prepare_input();
+        timer::align_phase();
         let start = timer::ticks();
         compiler_fence(Ordering::SeqCst);
         window_start_marker();

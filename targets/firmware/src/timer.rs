@@ -20,9 +20,13 @@ const CSR_ENABLE: u32 = 1 << 0;
 const CSR_TICKINT: u32 = 1 << 1;
 const CSR_CLKSOURCE_CORE: u32 = 1 << 2;
 const ICSR_PENDSTSET: u32 = 1 << 26;
+const ICSR_PENDSTCLR: u32 = 1 << 25;
+const SCB_ICSR_W: *mut u32 = 0xE000_ED04 as *mut u32;
 const RELOAD: u32 = 0x00FF_FFFF;
 
 static WRAPS: AtomicU32 = AtomicU32::new(0);
+/// Ticks counted before the last `align_phase`.
+static mut BASE: u64 = 0;
 /// Last value returned by `ticks`, to keep the counter monotonic even if a wrap is seen in CVR
 /// before its exception is pending (possible in QEMU without -icount).
 static mut LAST: u64 = 0;
@@ -61,13 +65,35 @@ pub fn ticks() -> u64 {
             } else {
                 (wraps, cvr)
             };
-            let mut t = ((wraps as u64) << 24) | (RELOAD - cvr) as u64;
+            let mut t = *core::ptr::addr_of!(BASE) + (((wraps as u64) << 24) | (RELOAD - cvr) as u64);
             let last = *core::ptr::addr_of!(LAST);
             if t < last {
                 t += 1 << 24;
             }
             *core::ptr::addr_of_mut!(LAST) = t;
             t
+        }
+    })
+}
+
+/// Restarts SysTick's count-down, keeping the tick count, so that its wrap exception comes
+/// a fixed number of ticks after this call. Called just before each counted window: the
+/// instruction-counting plugin counts exception-handler instructions too, so the handler
+/// must land at the same point of every window for counts to repeat exactly (under
+/// `-icount` a tick is a fixed number of instructions).
+#[inline(never)]
+pub fn align_phase() {
+    cortex_m::interrupt::free(|_| {
+        let now = ticks();
+        // SAFETY: MMIO writes; BASE, LAST and WRAPS are only changed with interrupts masked.
+        unsafe {
+            write_volatile(SYST_CVR, 0);
+            write_volatile(SCB_ICSR_W, ICSR_PENDSTCLR);
+            // CVR reads 0 until the reload on the next tick.
+            while read_volatile(SYST_CVR) == 0 {}
+            WRAPS.store(0, Ordering::Relaxed);
+            *core::ptr::addr_of_mut!(BASE) = now;
+            *core::ptr::addr_of_mut!(LAST) = now;
         }
     })
 }
