@@ -63,6 +63,24 @@ pub const FRAMEWORKS: &[Framework] = &[
         description: "mcubench reference runtime, portable reference kernels (TFLM-style plain loops)",
     },
     Framework {
+        name: "tflite-micro",
+        firmware_features: &["framework-tflm"],
+        model_file: ModelFile::Tflite,
+        // The kernels of TFLite Micro 2020 (its AllOpsResolver); the firmware registers only
+        // the model's own. See targets/adapters/tflm.
+        supported_ops: Some(&[
+            "FULLY_CONNECTED", "MAX_POOL_2D", "SOFTMAX", "LOGISTIC", "SVDF", "CONV_2D",
+            "CONCATENATION", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "ABS", "SIN", "COS", "LOG",
+            "SQRT", "RSQRT", "SQUARE", "PRELU", "FLOOR", "MAXIMUM", "MINIMUM", "ARG_MAX",
+            "ARG_MIN", "LOGICAL_OR", "LOGICAL_AND", "LOGICAL_NOT", "RESHAPE", "EQUAL",
+            "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL", "CEIL", "ROUND",
+            "STRIDED_SLICE", "PACK", "PAD", "PADV2", "SPLIT", "UNPACK", "NEG", "ADD", "MUL",
+            "SUB", "QUANTIZE", "DEQUANTIZE", "RELU", "RELU6", "MEAN", "RESIZE_NEAREST_NEIGHBOR",
+            "L2_NORMALIZATION", "TANH",
+        ]),
+        description: "TensorFlow Lite Micro 2020 (tfmicro 0.1.0 sources, reference kernels), arm-none-eabi-g++ -O3 -DNDEBUG, the unchanged .tflite",
+    },
+    Framework {
         name: "tinymaix",
         firmware_features: &["framework-tinymaix"],
         model_file: ModelFile::TinyMaix,

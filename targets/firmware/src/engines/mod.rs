@@ -33,3 +33,8 @@ pub use cmsis_nn::new as selected;
 pub mod tinymaix;
 #[cfg(all(not(feature = "no-model"), feature = "framework-tinymaix"))]
 pub use tinymaix::new as selected;
+
+#[cfg(all(not(feature = "no-model"), feature = "framework-tflm"))]
+pub mod tflm;
+#[cfg(all(not(feature = "no-model"), feature = "framework-tflm"))]
+pub use tflm::new as selected;
