@@ -132,5 +132,41 @@ fn depthwise_matches_reference() {
         refk::depthwise_conv2d(&w, 1, &input, io, &filter, bv, QuantTable::new(&q), st, &mut a);
         opt::depthwise_conv2d(&w, 1, &input, io, &filter, bv, QuantTable::new(&q), st, &mut c);
         assert_eq!(a, c, "{w:?}");
+        c.fill(0);
+        dsp::depthwise_conv2d(&w, 1, &input, io, &filter, bv, QuantTable::new(&q), st, &mut c);
+        assert_eq!(a, c, "dsp {w:?}");
+    }
+}
+
+#[test]
+fn add_matches_reference() {
+    use mcubench_runtime::kernels::reference::AddParams;
+    let mut r = Rng(4);
+    for i in 0..300 {
+        let n = r.range(1, 300);
+        let a = r.i8s(n);
+        let b = r.i8s(n);
+        let m = |r: &mut Rng| (1i32 << 30) + (r.next() % (1 << 30)) as i32;
+        let sh = |r: &mut Rng, lo: i32| -((r.next() % 20) as i32) - lo;
+        let lo = -128 + (r.next() % 30) as i32;
+        let p = AddParams {
+            input1_offset: (r.next() % 256) as i32 - 127,
+            input2_offset: (r.next() % 256) as i32 - 127,
+            output_offset: (r.next() % 256) as i32 - 128,
+            left_shift: if i % 5 == 0 { (r.next() % 32) as i32 } else { 20 },
+            input1_multiplier: m(&mut r),
+            input1_shift: sh(&mut r, 0),
+            input2_multiplier: m(&mut r),
+            input2_shift: sh(&mut r, 0),
+            output_multiplier: m(&mut r),
+            output_shift: if i % 7 == 0 { 0 } else { sh(&mut r, 1) },
+            act_min: if i % 2 == 0 { -128 } else { lo },
+            act_max: if i % 3 == 0 { 127 } else { 127 - (r.next() % 30) as i32 },
+        };
+        let mut x = vec![0i8; n];
+        let mut y = vec![0i8; n];
+        refk::add(&p, &a, &b, &mut x);
+        opt::add(&p, &a, &b, &mut y);
+        assert_eq!(x, y, "{p:?}");
     }
 }

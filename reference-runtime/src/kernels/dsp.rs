@@ -636,3 +636,202 @@ fn fc_core<const M: u8>(
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// DEPTHWISE_CONV_2D.
+
+/// DEPTHWISE_CONV_2D; same contract as [`super::reference::depthwise_conv2d`].
+///
+/// NHWC keeps four channels in one word: per filter tap, one `LDR` of input and one of
+/// filter, widened with `SXTAB16` (adding the input offset) / `SXTB16`, feed four
+/// single MACs (`SMLABB`/`SMLATT` on the even and odd lanes). Padding taps are skipped, as in
+/// the reference, so no offset correction is needed.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_conv2d(
+    w: &Window,
+    depth_multiplier: usize,
+    input: &[i8],
+    input_offset: i32,
+    filter: &[i8],
+    bias: Option<I32Le<'_>>,
+    quant: QuantTable<'_>,
+    stage: OutputStage,
+    output: &mut [i8],
+) {
+    let c = w.in_c;
+    let supported = depth_multiplier == 1
+        && c > 0
+        && w.out_c == c
+        && (-32640..=32640).contains(&input_offset)
+        && input.len() >= w.batches * w.in_h * w.in_w * c
+        && filter.len() >= w.filter_h * w.filter_w * c
+        && output.len() >= w.batches * w.out_h * w.out_w * c;
+    if !supported {
+        return portable::depthwise_conv2d(w, depth_multiplier, input, input_offset, filter, bias, quant, stage, output);
+    }
+    let acc_bound = (w.filter_h * w.filter_w) as u64 * 128 * (128 + input_offset.unsigned_abs() as u64);
+    let lq = LayerQ::new(bias, quant, stage, c, acc_bound);
+    match lq.mode {
+        Mode::FastSat => dw_core::<FAST_SAT>(w, input, input_offset, filter, &lq, output),
+        Mode::FastClamp => dw_core::<FAST_CLAMP>(w, input, input_offset, filter, &lq, output),
+        Mode::Exact => dw_core::<EXACT>(w, input, input_offset, filter, &lq, output),
+    }
+}
+
+/// Reads four bytes at `p` (any alignment).
+///
+/// # Safety
+/// `p..p + 4` must be readable.
+#[inline(always)]
+unsafe fn rd4(p: *const i8) -> u32 {
+    // SAFETY: by the caller.
+    unsafe { core::ptr::read_unaligned(p as *const u32) }
+}
+
+fn dw_core<const M: u8>(w: &Window, input: &[i8], input_offset: i32, filter: &[i8], lq: &LayerQ<'_>, output: &mut [i8]) {
+    use super::simd::{smlabb, smlatt, sxtb16, sxtb16_ror8};
+    let c = w.in_c;
+    let off2 = dup16(input_offset);
+    let st = lq.stage;
+    let mut table = [ChanQ::default(); CH_CHUNK];
+    let row_stride = w.in_w * c;
+    let mut c0 = 0;
+    while c0 < c {
+        let nc = CH_CHUNK.min(c - c0);
+        let table = &mut table[..nc];
+        lq.fill(c0, 0, table);
+        for b in 0..w.batches {
+            for oy in 0..w.out_h {
+                let in_y0 = (oy * w.stride_h) as isize - w.pad_h as isize;
+                let (fy0, fy1) = taps(in_y0, w.filter_h, w.dilation_h, w.in_h);
+                for ox in 0..w.out_w {
+                    let in_x0 = (ox * w.stride_w) as isize - w.pad_w as isize;
+                    let (fx0, fx1) = taps(in_x0, w.filter_w, w.dilation_w, w.in_w);
+                    let (fy0, fy1) = if fx0 < fx1 { (fy0, fy1) } else { (0, 0) };
+                    let out_base = ((b * w.out_h + oy) * w.out_w + ox) * c + c0;
+                    let out_px = &mut output[out_base..out_base + nc];
+                    // Pointers of the first valid tap (channel c0) in input and filter. All
+                    // taps in fy0..fy1 x fx0..fx1 are inside the image (see `taps`), so every
+                    // read below stays within `input` / `filter` (lengths checked by the
+                    // caller).
+                    let iy0 = (in_y0 + (w.dilation_h * fy0) as isize) as usize;
+                    let ix0 = (in_x0 + (w.dilation_w * fx0) as isize) as usize;
+                    let x_first = ((b * w.in_h + iy0) * w.in_w + ix0) * c + c0;
+                    let f_first = (fy0 * w.filter_w + fx0) * c + c0;
+                    let x_dy = w.dilation_h * row_stride;
+                    let x_dx = w.dilation_w * c;
+                    let f_dy = w.filter_w * c;
+                    let mut k = 0;
+                    while k + 4 <= nc {
+                        let (q0, q1, q2, q3) = (&table[k], &table[k + 1], &table[k + 2], &table[k + 3]);
+                        let (mut a0, mut a1, mut a2, mut a3) = (q0.bias, q1.bias, q2.bias, q3.bias);
+                        if fy0 < fy1 {
+                            // SAFETY: see above; k + 4 <= nc keeps the 4-byte reads in the chunk.
+                            unsafe {
+                                let mut xr = input.as_ptr().add(x_first + k);
+                                let mut fr = filter.as_ptr().add(f_first + k);
+                                for _ in fy0..fy1 {
+                                    let (mut xp, mut fp) = (xr, fr);
+                                    for _ in fx0..fx1 {
+                                        let xw = rd4(xp);
+                                        let fw = rd4(fp);
+                                        let (xe, xo) = widen(off2, xw);
+                                        let (fe, fo) = (sxtb16(fw), sxtb16_ror8(fw));
+                                        a0 = smlabb(xe, fe, a0);
+                                        a2 = smlatt(xe, fe, a2);
+                                        a1 = smlabb(xo, fo, a1);
+                                        a3 = smlatt(xo, fo, a3);
+                                        xp = xp.add(x_dx);
+                                        fp = fp.add(c);
+                                    }
+                                    xr = xr.add(x_dy);
+                                    fr = fr.add(f_dy);
+                                }
+                            }
+                        }
+                        out_px[k] = requant::<M>(a0, q0, &st);
+                        out_px[k + 1] = requant::<M>(a1, q1, &st);
+                        out_px[k + 2] = requant::<M>(a2, q2, &st);
+                        out_px[k + 3] = requant::<M>(a3, q3, &st);
+                        k += 4;
+                    }
+                    while k < nc {
+                        let q = &table[k];
+                        let mut a = q.bias;
+                        for fy in fy0..fy1 {
+                            for fx in fx0..fx1 {
+                                let xi = x_first + (fy - fy0) * x_dy + (fx - fx0) * x_dx + k;
+                                let fi = f_first + (fy - fy0) * f_dy + (fx - fx0) * c + k;
+                                a = a.wrapping_add((filter[fi] as i32).wrapping_mul(input[xi] as i32 + input_offset));
+                            }
+                        }
+                        out_px[k] = requant::<M>(a, q, &st);
+                        k += 1;
+                    }
+                }
+            }
+        }
+        c0 += nc;
+    }
+}
+
+/// Valid filter taps `[start, end)` along one axis for a window starting at `origin`.
+#[inline(always)]
+fn taps(origin: isize, filter: usize, dilation: usize, size: usize) -> (usize, usize) {
+    let d = dilation.max(1) as isize;
+    let start = if origin >= 0 { 0 } else { ((-origin + d - 1) / d) as usize };
+    let lim = size as isize - 1 - origin;
+    let end = if lim < 0 { 0 } else { ((lim / d) as usize + 1).min(filter) };
+    (start.min(end), end)
+}
+
+// ---------------------------------------------------------------------------------------
+// ADD.
+
+/// ADD; same contract as [`super::reference::add`].
+///
+/// Each input's rescaled value (`MultiplyByQuantizedMultiplierSmallerThanOneExp` of
+/// `(x + offset) << left_shift`) depends on one int8 only, so both are tabulated once per
+/// call with the reference arithmetic (256 entries each); per element remain two table
+/// loads, an add and the output requantization (the fast exact form of [`LayerQ`] when the
+/// bounds allow it).
+pub fn add(p: &super::reference::AddParams, a: &[i8], b: &[i8], output: &mut [i8]) {
+    use crate::fixedpoint::multiply_by_quantized_multiplier_smaller_than_one_exp as mbqm;
+    let ls = 1i32.wrapping_shl(p.left_shift.clamp(0, 31) as u32);
+    let mut t1 = [0i32; 256];
+    let mut t2 = [0i32; 256];
+    let (mut m1, mut m2) = (0u64, 0u64);
+    for v in 0..256usize {
+        let x = v as u8 as i8 as i32;
+        t1[v] = mbqm((p.input1_offset + x).wrapping_mul(ls), p.input1_multiplier, p.input1_shift);
+        t2[v] = mbqm((p.input2_offset + x).wrapping_mul(ls), p.input2_multiplier, p.input2_shift);
+        m1 = m1.max(t1[v].unsigned_abs() as u64);
+        m2 = m2.max(t2[v].unsigned_abs() as u64);
+    }
+    let e = -(p.output_shift as i64);
+    let hb = if (1..=30).contains(&e) { (1i64 << (e - 1)) + ((p.output_offset as i64) << e) } else { i64::MAX };
+    let fast = m1 + m2 < (1 << 30) && hb.unsigned_abs() <= (1 << 29);
+    let full = p.act_min == -128 && p.act_max == 127;
+    let n = output.len().min(a.len()).min(b.len());
+    let (a, b, output) = (&a[..n], &b[..n], &mut output[..n]);
+    if fast {
+        let (mo, hb, e) = (p.output_multiplier, hb as i32, e as i32);
+        if full {
+            for ((o, &x), &y) in output.iter_mut().zip(a).zip(b) {
+                let s = t1[x as u8 as usize].wrapping_add(t2[y as u8 as usize]);
+                *o = ssat8(requant_core(s, mo, hb, e)) as i8;
+            }
+        } else {
+            for ((o, &x), &y) in output.iter_mut().zip(a).zip(b) {
+                let s = t1[x as u8 as usize].wrapping_add(t2[y as u8 as usize]);
+                *o = requant_core(s, mo, hb, e).max(p.act_min).min(p.act_max) as i8;
+            }
+        }
+    } else {
+        for ((o, &x), &y) in output.iter_mut().zip(a).zip(b) {
+            let s = t1[x as u8 as usize].wrapping_add(t2[y as u8 as usize]);
+            let raw = mbqm(s, p.output_multiplier, p.output_shift).wrapping_add(p.output_offset);
+            *o = raw.max(p.act_min).min(p.act_max) as i8;
+        }
+    }
+}

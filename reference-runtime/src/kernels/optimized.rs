@@ -6,7 +6,12 @@
 pub use super::dsp::{conv2d, fully_connected};
 #[cfg(not(mcubench_dsp))]
 pub use super::portable::{conv2d, fully_connected};
+#[cfg(mcubench_dsp)]
+pub use super::dsp::depthwise_conv2d;
+#[cfg(not(mcubench_dsp))]
 pub use super::portable::depthwise_conv2d;
 
 /// The implementation [`super::KernelSet::Optimized`] selects on this target.
 pub const BACKEND: &str = if cfg!(mcubench_dsp) { "dsp" } else { "portable" };
+/// ADD: table-driven, exact on every target (see [`super::dsp::add`]).
+pub use super::dsp::add;

@@ -228,3 +228,39 @@ pub fn requant_core(x: i32, m: i32, hb: i32, e: i32) -> i32 {
         r.wrapping_add(hb).wrapping_add(r >> 31).wrapping_shr(e as u32)
     }
 }
+
+/// `acc + a.lo * b.lo` (`SMLABB`), wrapping.
+#[inline(always)]
+pub fn smlabb(a: u32, b: u32, acc: i32) -> i32 {
+    #[cfg(mcubench_dsp)]
+    {
+        let r: i32;
+        // SAFETY: register-only instruction (sets only the sticky Q flag).
+        unsafe {
+            dsp_asm!("smlabb {r}, {a}, {b}, {c}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b, c = in(reg) acc, options(pure, nomem, nostack))
+        };
+        r
+    }
+    #[cfg(not(mcubench_dsp))]
+    {
+        acc.wrapping_add(lo(a) * lo(b))
+    }
+}
+
+/// `acc + a.hi * b.hi` (`SMLATT`), wrapping.
+#[inline(always)]
+pub fn smlatt(a: u32, b: u32, acc: i32) -> i32 {
+    #[cfg(mcubench_dsp)]
+    {
+        let r: i32;
+        // SAFETY: register-only instruction (sets only the sticky Q flag).
+        unsafe {
+            dsp_asm!("smlatt {r}, {a}, {b}, {c}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b, c = in(reg) acc, options(pure, nomem, nostack))
+        };
+        r
+    }
+    #[cfg(not(mcubench_dsp))]
+    {
+        acc.wrapping_add(hi(a) * hi(b))
+    }
+}
