@@ -589,11 +589,42 @@ impl<'m, 'a> Conv<'m, 'a> {
         by_time.sort_by_key(|&t| (first[t], std::cmp::Reverse(size[t])));
         let (a, pa) = place(&by_size);
         let (b, pb) = place(&by_time);
-        let mut offsets = if b < a { pb } else { pa };
+        let mut best = if b < a { (b, pb) } else { (a, pa) };
+        if let Some(pp) = self.ping_pong(input, &size, &root) {
+            if pp.0 < best.0 {
+                best = pp;
+            }
+        }
+        let mut offsets = best.1;
         for t in 0..n {
             offsets[t] = offsets[root(t)];
         }
         offsets
+    }
+
+    /// TinyMaix's own plan for a chain of layers (each reading only the previous output):
+    /// outputs alternate between the start and the end of a buffer of max(input + output)
+    /// bytes. None for graphs that are not chains (ADD).
+    fn ping_pong(&self, input: Tid, size: &[usize], root: &dyn Fn(Tid) -> Tid) -> Option<(usize, Vec<usize>)> {
+        let mut prev = root(input);
+        let mut end = size[prev];
+        for l in &self.layers {
+            if matches!(l.body, Body::Add { .. }) || root(l.input) != prev {
+                return None;
+            }
+            if l.ty != LayerType::Reshape {
+                end = end.max(size[root(l.input)] + size[root(l.output)]);
+            }
+            prev = root(l.output);
+        }
+        let mut offsets = vec![0usize; self.tensors.len()];
+        for l in &self.layers {
+            let (i, o) = (root(l.input), root(l.output));
+            if i != o {
+                offsets[o] = if offsets[i] == 0 { end - size[o] } else { 0 };
+            }
+        }
+        Some((end, offsets))
     }
 
     fn lower(&mut self, i: usize, name: &str, code: i32, op: &tflite::Operator) -> Result<(), ConvertError> {
