@@ -60,8 +60,10 @@ const SOURCES: &[&str] = &[
 ];
 
 fn fail(msg: &str) -> ! {
+    // Exit rather than panic: no backtrace, so the message stays in the last lines of the
+    // build output (which is what the harness shows).
     eprintln!("\nmcubench-adapter-cmsis-nn build error: {msg}\n");
-    panic!("mcubench-adapter-cmsis-nn build error: {msg}");
+    std::process::exit(1)
 }
 
 fn env_var(name: &str) -> Option<String> {
