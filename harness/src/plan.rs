@@ -63,6 +63,24 @@ pub const FRAMEWORKS: &[Framework] = &[
         description: "mcubench reference runtime, portable reference kernels (TFLM-style plain loops)",
     },
     Framework {
+        name: "cmsis-nn",
+        firmware_features: &["framework-cmsis-nn"],
+        model_file: ModelFile::None,
+        // The importer's graph (blob) run with CMSIS-NN kernels: every operator the importer
+        // lowers has one (RESHAPE is a no-op). See targets/adapters/cmsis-nn.
+        supported_ops: Some(&[
+            "CONV_2D",
+            "DEPTHWISE_CONV_2D",
+            "FULLY_CONNECTED",
+            "AVERAGE_POOL_2D",
+            "MAX_POOL_2D",
+            "ADD",
+            "SOFTMAX",
+            "RESHAPE",
+        ]),
+        description: "Arm CMSIS-NN int8 kernels (arm-none-eabi-gcc -O3; DSP on M4/M7, Helium/MVE on M55) over the importer's arena plan and requantization parameters",
+    },
+    Framework {
         name: "tflite-micro",
         firmware_features: &["framework-tflm"],
         model_file: ModelFile::Tflite,
