@@ -20,19 +20,33 @@ impl Rng {
         (0..n)
             .flat_map(|_| {
                 let m = (1u32 << 30) as i32 + (self.next() % (1 << 30)) as i32;
-                let s = -((self.next() % 12) as i32) - 4;
+                let s = match self.next() % 10 {
+                    0 => [0, -31, -25, -22, -1, 1][(self.next() % 6) as usize],
+                    _ => -((self.next() % 12) as i32) - 4,
+                };
                 m.to_le_bytes().into_iter().chain(s.to_le_bytes())
             })
             .collect()
     }
     fn bias(&mut self, n: usize) -> Vec<u8> {
-        (0..n).flat_map(|_| ((self.next() % 20001) as i32 - 10000).to_le_bytes()).collect()
+        (0..n)
+            .flat_map(|_| {
+                let b = match self.next() % 20 {
+                    0 => 1 << 30,
+                    1 => -(1 << 30) - 128,
+                    _ => (self.next() % 20001) as i32 - 10000,
+                };
+                b.to_le_bytes()
+            })
+            .collect()
     }
 }
 
 fn stage(r: &mut Rng) -> OutputStage {
-    let lo = -128 + (r.next() % 40) as i32;
-    OutputStage { output_offset: (r.next() % 256) as i32 - 128, act_min: lo, act_max: 127 - (r.next() % 20) as i32 }
+    let full = r.next() % 2 == 0;
+    let lo = if full { -128 } else { -128 + (r.next() % 40) as i32 };
+    let hi = if full { 127 } else { 127 - (r.next() % 20) as i32 };
+    OutputStage { output_offset: (r.next() % 256) as i32 - 128, act_min: lo, act_max: hi }
 }
 
 #[test]

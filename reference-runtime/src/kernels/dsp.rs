@@ -25,7 +25,7 @@
 //! See [`LayerQ`]: when the layer's bounds allow it, TFLite's double-rounding
 //! `MultiplyByQuantizedMultiplier` + output offset + clamp is five instructions plus `SSAT`,
 //! exactly equal; otherwise the reference arithmetic is used.
-use super::simd::{dup16, requant_core, ssat8, sxtab16, sxtab16_ror8};
+use super::simd::{dup16, requant_core, requant_core_mask, ssat8, sxtab16, sxtab16_ror8};
 #[cfg(not(mcubench_dsp))]
 use super::simd::{smlad, sxtb16, sxtb16_ror8};
 use super::{portable, I32Le, OutputStage, QuantTable, Window};
@@ -48,6 +48,10 @@ pub struct ChanQ {
     pub shift: i32,
     /// Fast mode: `2^(e-1) + (output_offset << e)`.
     pub hb: i32,
+    /// Fast mode with zero shifts: -1, or 0 for a channel whose shift is 0.
+    pub smask: i32,
+    /// Added after the shift ([`Mode::FastSatMask`] and [`Mode::FastClamp`]).
+    pub post: i32,
 }
 
 /// How a layer requantizes.
@@ -62,10 +66,21 @@ pub struct ChanQ {
 /// `hb = 2^(e-1) + (off << e)` the result is `(r + hb + (r >> 31)) >> e`, exact when nothing
 /// overflows: `|acc| < 2^30` (checked from the layer's depth, offsets and biases) and
 /// `|hb| <= 2^29`, `1 <= e <= 30` for every channel.
+///
+/// The bounds are per channel (`|bias| + acc_bound`). Other channels are brought into that
+/// form: a channel whose result is provably constant `v` (requantization is monotonic, so
+/// equal results at both ends of the reachable accumulator range; e.g. the dead channels
+/// with a huge bias and shift -31 that MobileNet has) gets `m = 0, e = 1, hb = 1 + 2v`; a
+/// channel with shift 0 gets `e = 0, hb = off` and a zero sign mask, one whose shift is too
+/// large to fold the offset into `hb` gets `hb = 2^(e-1)` and the offset added after the
+/// shift (mode [`Mode::FastSatMask`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     /// Fast path, activation range is the whole int8 range: `SSAT #8`.
     FastSat,
+    /// As `FastSat`, some channel has shift 0 (rounding sign term masked per channel) or a
+    /// shift too large to fold the offset into `hb` (offset added after the shift).
+    FastSatMask,
     /// Fast path, then clamp to the activation range.
     FastClamp,
     /// Reference arithmetic per output.
@@ -79,56 +94,112 @@ pub struct LayerQ<'a> {
     bias: Option<I32Le<'a>>,
     quant: QuantTable<'a>,
     pub stage: OutputStage,
+    /// Bound of `|accumulator - bias|`.
+    acc_bound: u64,
+    /// Every channel is [`ChanKind::Normal`].
+    simple: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ChanKind {
+    Normal,
+    /// The (unclamped) result for every reachable accumulator.
+    Constant(i32),
+    ZeroShift,
+    Large,
+    Unsupported,
 }
 
 impl<'a> LayerQ<'a> {
     /// `acc_bound` bounds the true (unwrapped) accumulator without the bias.
     pub fn new(bias: Option<I32Le<'a>>, quant: QuantTable<'a>, stage: OutputStage, out_c: usize, acc_bound: u64) -> Self {
         let mut fast = acc_bound < (1 << 29) && !quant.is_empty();
-        if fast {
-            let mut max_bias: u64 = 0;
+        let mut masked = false;
+        // Common case first: every channel Normal (cheap to check, and `chan` can skip the
+        // per-channel classification).
+        let mut simple = fast;
+        if simple {
+            let max_bias = bias.map_or(0, |b| (0..out_c).map(|c| b.get(c).unsigned_abs()).max().unwrap_or(0));
+            simple = acc_bound + (max_bias as u64) < (1 << 29)
+                && (0..quant.len().min(out_c.max(1))).all(|c| {
+                    let e = -(quant.get(c).1 as i64);
+                    (1..=30).contains(&e) && ((1i64 << (e - 1)) + ((stage.output_offset as i64) << e)).unsigned_abs() <= (1 << 29)
+                });
+        }
+        if fast && !simple {
             for ch in 0..out_c {
-                if let Some(b) = bias {
-                    max_bias = max_bias.max(b.get(ch).unsigned_abs() as u64);
+                let b = bias.map_or(0, |b| b.get(ch));
+                match Self::kind(quant.get(ch), stage.output_offset, acc_bound, b) {
+                    ChanKind::Normal | ChanKind::Constant(_) => {}
+                    ChanKind::ZeroShift | ChanKind::Large => masked = true,
+                    ChanKind::Unsupported => {
+                        fast = false;
+                        break;
+                    }
                 }
-                let (_, shift) = quant.get(ch);
-                let e = -(shift as i64);
-                if !(1..=30).contains(&e) {
-                    fast = false;
-                    break;
-                }
-                let hb = (1i64 << (e - 1)) + ((stage.output_offset as i64) << e);
-                if hb.unsigned_abs() > (1 << 29) {
-                    fast = false;
-                    break;
-                }
-            }
-            if acc_bound + max_bias >= (1 << 30) {
-                fast = false;
             }
         }
-        let mode = if !fast {
-            Mode::Exact
-        } else if stage.act_min == -128 && stage.act_max == 127 {
-            Mode::FastSat
-        } else {
-            Mode::FastClamp
+        let full = stage.act_min == -128 && stage.act_max == 127;
+        let mode = match (fast, full, masked) {
+            (false, _, _) => Mode::Exact,
+            (true, true, false) => Mode::FastSat,
+            (true, true, true) => Mode::FastSatMask,
+            (true, false, _) => Mode::FastClamp,
         };
-        LayerQ { mode, bias, quant, stage }
+        LayerQ { mode, bias, quant, stage, acc_bound, simple }
+    }
+
+    /// How channel `(m, shift)` with bias `b` is requantized when its accumulator lies in
+    /// `b +- acc_bound`.
+    fn kind((m, shift): (i32, i32), off: i32, acc_bound: u64, b: i32) -> ChanKind {
+        let lo = b as i64 - acc_bound as i64;
+        let hi = b as i64 + acc_bound as i64;
+        let e = -(shift as i64);
+        if hi.max(-lo) < (1 << 29) && (0..=30).contains(&e) {
+            if e == 0 {
+                return ChanKind::ZeroShift;
+            }
+            let hb = (1i64 << (e - 1)) + ((off as i64) << e);
+            return if hb.unsigned_abs() <= (1 << 29) { ChanKind::Normal } else { ChanKind::Large };
+        }
+        // Requantization is monotonic in the accumulator (no left shift: shift <= 0), so
+        // equal results at both ends mean a constant channel (dead channels with a huge bias
+        // and a tiny multiplier, as MobileNet has).
+        if shift <= 0 && lo >= i32::MIN as i64 && hi <= i32::MAX as i64 {
+            let f = |x: i64| crate::fixedpoint::multiply_by_quantized_multiplier(x as i32, m, shift).wrapping_add(off);
+            let (a, z) = (f(lo), f(hi));
+            if a == z {
+                return ChanKind::Constant(a.clamp(-256, 255));
+            }
+        }
+        ChanKind::Unsupported
     }
 
     /// Parameters of channel `ch`, whose accumulator starts at `bias + extra`.
     #[inline]
     pub fn chan(&self, ch: usize, extra: i32) -> ChanQ {
-        let bias = self.bias.map_or(0, |b| b.get(ch)).wrapping_add(extra);
+        let b = self.bias.map_or(0, |b| b.get(ch));
+        let bias = b.wrapping_add(extra);
         let (mult, shift) = self.quant.get(ch);
-        match self.mode {
-            Mode::Exact => ChanQ { bias, mult, shift, hb: 0 },
-            _ => {
+        if self.mode == Mode::Exact {
+            return ChanQ { bias, mult, shift, hb: 0, smask: 0, post: 0 };
+        }
+        let off = self.stage.output_offset;
+        if self.simple {
+            let e = -shift;
+            let hb = (1i32 << (e - 1)).wrapping_add(off.wrapping_shl(e as u32));
+            return ChanQ { bias, mult, shift: e, hb, smask: -1, post: 0 };
+        }
+        match Self::kind((mult, shift), off, self.acc_bound, b) {
+            ChanKind::Normal => {
                 let e = -shift;
-                let hb = (1i32 << (e - 1)).wrapping_add(self.stage.output_offset.wrapping_shl(e as u32));
-                ChanQ { bias, mult, shift: e, hb }
+                let hb = (1i32 << (e - 1)).wrapping_add(off.wrapping_shl(e as u32));
+                ChanQ { bias, mult, shift: e, hb, smask: -1, post: 0 }
             }
+            ChanKind::ZeroShift => ChanQ { bias, mult, shift: 0, hb: off, smask: 0, post: 0 },
+            ChanKind::Large => ChanQ { bias, mult, shift: -shift, hb: 1 << (-shift - 1), smask: -1, post: off },
+            ChanKind::Constant(v) => ChanQ { bias, mult: 0, shift: 1, hb: 1 + 2 * v, smask: -1, post: 0 },
+            ChanKind::Unsupported => ChanQ { bias, mult, shift, hb: 0, smask: 0, post: 0 },
         }
     }
 
@@ -146,7 +217,8 @@ impl<'a> LayerQ<'a> {
 pub fn requant<const M: u8>(acc: i32, q: &ChanQ, stage: &OutputStage) -> i8 {
     match M {
         FAST_SAT => ssat8(requant_core(acc, q.mult, q.hb, q.shift)) as i8,
-        FAST_CLAMP => requant_core(acc, q.mult, q.hb, q.shift).max(stage.act_min).min(stage.act_max) as i8,
+        FAST_SAT_MASK => ssat8(requant_core_mask(acc, q.mult, q.hb, q.shift, q.smask, q.post)) as i8,
+        FAST_CLAMP => requant_core_mask(acc, q.mult, q.hb, q.shift, q.smask, q.post).max(stage.act_min).min(stage.act_max) as i8,
         _ => stage.apply(acc, q.mult, q.shift),
     }
 }
@@ -154,6 +226,7 @@ pub fn requant<const M: u8>(acc: i32, q: &ChanQ, stage: &OutputStage) -> i8 {
 const FAST_SAT: u8 = 0;
 const FAST_CLAMP: u8 = 1;
 const EXACT: u8 = 2;
+const FAST_SAT_MASK: u8 = 3;
 
 // ---------------------------------------------------------------------------------------
 // Inner loops.
@@ -461,6 +534,7 @@ pub fn conv2d(
 fn conv_dispatch(w: &Window, input: &[i8], input_offset: i32, filter: &[i8], row: usize, lq: &LayerQ<'_>, output: &mut [i8]) {
     match lq.mode {
         Mode::FastSat => conv_core::<FAST_SAT>(w, input, input_offset, filter, row, lq, output),
+        Mode::FastSatMask => conv_core::<FAST_SAT_MASK>(w, input, input_offset, filter, row, lq, output),
         Mode::FastClamp => conv_core::<FAST_CLAMP>(w, input, input_offset, filter, row, lq, output),
         Mode::Exact => conv_core::<EXACT>(w, input, input_offset, filter, row, lq, output),
     }
@@ -575,6 +649,7 @@ pub fn fully_connected(
     let lq = LayerQ::new(bias, quant, stage, out_depth, acc_bound);
     match lq.mode {
         Mode::FastSat => fc_core::<FAST_SAT>(input, input_offset, filter, filter_offset, &lq, batches, accum_depth, out_depth, output),
+        Mode::FastSatMask => fc_core::<FAST_SAT_MASK>(input, input_offset, filter, filter_offset, &lq, batches, accum_depth, out_depth, output),
         Mode::FastClamp => fc_core::<FAST_CLAMP>(input, input_offset, filter, filter_offset, &lq, batches, accum_depth, out_depth, output),
         Mode::Exact => fc_core::<EXACT>(input, input_offset, filter, filter_offset, &lq, batches, accum_depth, out_depth, output),
     }
@@ -673,6 +748,7 @@ pub fn depthwise_conv2d(
     let lq = LayerQ::new(bias, quant, stage, c, acc_bound);
     match lq.mode {
         Mode::FastSat => dw_core::<FAST_SAT>(w, input, input_offset, filter, &lq, output),
+        Mode::FastSatMask => dw_core::<FAST_SAT_MASK>(w, input, input_offset, filter, &lq, output),
         Mode::FastClamp => dw_core::<FAST_CLAMP>(w, input, input_offset, filter, &lq, output),
         Mode::Exact => dw_core::<EXACT>(w, input, input_offset, filter, &lq, output),
     }

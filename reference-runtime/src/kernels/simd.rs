@@ -264,3 +264,43 @@ pub fn smlatt(a: u32, b: u32, acc: i32) -> i32 {
         acc.wrapping_add(hi(a) * hi(b))
     }
 }
+
+/// [`requant_core`] with the rounding's sign term masked and an addend after the shift:
+/// `((r + hb + ((r >> 31) & smask)) >> e) + post`. With `smask = 0`, `e = 0`, `hb = offset`
+/// it is TFLite's result for a zero shift; with `hb = 2^(e-1)`, `post = offset` it allows
+/// shifts too large to fold the offset into `hb`.
+#[inline(always)]
+pub fn requant_core_mask(x: i32, m: i32, hb: i32, e: i32, smask: i32, post: i32) -> i32 {
+    #[cfg(mcubench_dsp)]
+    {
+        let v: i32;
+        // SAFETY: register-only instructions.
+        unsafe {
+            dsp_asm!(
+                "lsl {t}, {x}, #1",
+                "smmulr {t}, {t}, {m}",
+                "and {s}, {k}, {t}, asr #31",
+                "add {v}, {t}, {hb}",
+                "add {v}, {v}, {s}",
+                "asr {v}, {v}, {e}",
+                "add {v}, {v}, {p}",
+                p = in(reg) post,
+                x = in(reg) x,
+                m = in(reg) m,
+                hb = in(reg) hb,
+                e = in(reg) e,
+                k = in(reg) smask,
+                t = out(reg) _,
+                s = out(reg) _,
+                v = out(reg) v,
+                options(pure, nomem, nostack, preserves_flags)
+            )
+        };
+        v
+    }
+    #[cfg(not(mcubench_dsp))]
+    {
+        let r = smmulr(x.wrapping_shl(1), m);
+        r.wrapping_add(hb).wrapping_add((r >> 31) & smask).wrapping_shr(e as u32).wrapping_add(post)
+    }
+}
