@@ -63,7 +63,7 @@ impl QemuSession {
         }
 
         let mut cmd = Command::new("qemu-system-arm");
-        cmd.args(["-M", machine, "-display", "none", "-monitor", "none", "-nodefaults"])
+        cmd.args(["-M", machine, "-display", "none", "-monitor", "none", "-nodefaults", "-nic", "none"])
             .args(["-semihosting-config", "enable=on,target=native"])
             // One instruction = 1 ns of virtual time: the SysTick-based timer and the count are
             // repeatable run to run.
