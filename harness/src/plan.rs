@@ -46,6 +46,13 @@ pub enum ModelFile {
     TinyMaix,
 }
 
+/// The microflow crate the adapter (targets/adapters/microflow) pins.
+pub const MICROFLOW_VERSION: &str = "0.1.3";
+
+/// The TFLite operators microflow 0.1.3 can compile.
+pub const MICROFLOW_OPS: &[&str] =
+    &["FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "RESHAPE", "SOFTMAX"];
+
 /// The frameworks the harness can build.
 pub const FRAMEWORKS: &[Framework] = &[
     Framework {
@@ -115,6 +122,15 @@ pub const FRAMEWORKS: &[Framework] = &[
         ]),
         description: "TinyMaix (sipeed) C runtime, int8, ARM SIMD kernels on DSP cores; .tflite converted by mcubench_workloads::tinymaix",
     },
+    Framework {
+        name: "microflow",
+        firmware_features: &["framework-microflow"],
+        model_file: ModelFile::Tflite,
+        // What microflow 0.1.3's compiler accepts (its `model` macro aborts on anything else);
+        // fused activations NONE, RELU, RELU6 only. Same list as targets/adapters/microflow.
+        supported_ops: Some(MICROFLOW_OPS),
+        description: "microflow 0.1.3 (crates.io): no_std Rust engine, the .tflite compiled to code by a proc macro; f32 requantization, activations on the stack",
+    },
 ];
 
 pub fn framework(name: &str) -> Option<&'static Framework> {
@@ -131,6 +147,8 @@ pub enum PlanError {
     UnknownFramework { name: String, known: String },
     #[error("the selection leaves no jobs to run")]
     Empty,
+    #[error("{0}")]
+    External(String),
 }
 
 /// One unit of work: a workload through a framework on a board.
@@ -139,6 +157,18 @@ pub struct Job {
     pub board: Board,
     pub framework: String,
     pub workload: &'static Workload,
+    /// A prebuilt firmware to flash instead of building one (`mcubench run --firmware`).
+    pub external: Option<ExternalFirmware>,
+}
+
+/// A prebuilt ELF of any firmware that speaks the MLPerf Tiny DUT protocol (a vendor build
+/// such as X-CUBE-AI, TinyEngine, NNoM, or an mcubench firmware built elsewhere). The harness
+/// flashes and runs it as it is and measures what the protocol allows (see the README).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalFirmware {
+    pub elf: std::path::PathBuf,
+    /// The framework name its results are recorded under.
+    pub name: String,
 }
 
 /// What the user selected; empty lists mean "the defaults".
@@ -195,12 +225,46 @@ pub fn plan(boards: &BoardsFile, file: &str, sel: &Selection) -> Result<Vec<Job>
     for board in chosen_boards {
         for framework in &frameworks {
             for w in &workloads {
-                jobs.push(Job { board: board.clone(), framework: framework.clone(), workload: w });
+                jobs.push(Job { board: board.clone(), framework: framework.clone(), workload: w, external: None });
             }
         }
     }
     if jobs.is_empty() {
         return Err(PlanError::Empty);
+    }
+    Ok(jobs)
+}
+
+/// Jobs for an external firmware: the selected boards (default: all) x the one workload it
+/// was built for, recorded under `fw.name`. `sel.frameworks` must be empty (the firmware is
+/// the framework).
+pub fn plan_external(boards: &BoardsFile, file: &str, sel: &Selection, fw: &ExternalFirmware) -> Result<Vec<Job>, PlanError> {
+    if !sel.frameworks.is_empty() {
+        return Err(PlanError::External("--framework cannot be combined with --firmware: the firmware is the framework (name it with --framework-name)".into()));
+    }
+    if sel.workloads.len() != 1 {
+        return Err(PlanError::External(format!(
+            "--firmware needs exactly one --workload/-w, the one the firmware was built for (got {})",
+            if sel.workloads.is_empty() { "none".to_string() } else { sel.workloads.join(", ") }
+        )));
+    }
+    if fw.name.is_empty() || !fw.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.+".contains(c)) {
+        return Err(PlanError::External(format!("framework name '{}': use letters, digits, '-', '_', '.' or '+'", fw.name)));
+    }
+    if framework(&fw.name).is_some() {
+        return Err(PlanError::External(format!(
+            "framework name '{}' is a framework mcubench builds; name the external firmware differently",
+            fw.name
+        )));
+    }
+    if !fw.elf.is_file() {
+        return Err(PlanError::External(format!("firmware {}: no such file", fw.elf.display())));
+    }
+    let sel = Selection { frameworks: vec![REFERENCE_RUNTIME.to_owned()], ..sel.clone() };
+    let mut jobs = plan(boards, file, &sel)?;
+    for job in &mut jobs {
+        job.framework = fw.name.clone();
+        job.external = Some(fw.clone());
     }
     Ok(jobs)
 }

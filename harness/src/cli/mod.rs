@@ -91,9 +91,22 @@ struct RunArgs {
     #[arg(long = "workload", short = 'w', value_name = "ID")]
     workloads: Vec<String>,
     /// Frameworks to run (repeatable; default: reference-runtime). Also:
-    /// reference-runtime-portable (the portable reference kernels).
+    /// reference-runtime-portable (the portable reference kernels), microflow (the microflow
+    /// crate: the .tflite compiled to Rust by its proc macro).
     #[arg(long = "framework", value_name = "NAME")]
     frameworks: Vec<String>,
+    /// Run a prebuilt firmware instead of building one: an ELF of any firmware that speaks the
+    /// MLPerf Tiny DUT protocol (X-CUBE-AI, TinyEngine, NNoM builds, ...), built for the
+    /// boards' memory map and for the one workload given with -w. Flashed as is (QEMU:
+    /// -kernel). Flash and static RAM come from the ELF, latency from m-lap-us; instructions
+    /// only if it has the dbg #1/#2 window markers, golden checks only if it prints
+    /// m-mcubench-output; what cannot be measured is listed under the tables.
+    #[arg(long, value_name = "ELF", conflicts_with = "frameworks")]
+    firmware: Option<PathBuf>,
+    /// The framework name an external firmware's results are recorded under
+    /// (default: the ELF's file name without extension).
+    #[arg(long, value_name = "NAME", requires = "firmware")]
+    framework_name: Option<String>,
     /// Inferences per timed window (default: the workload's).
     #[arg(long)]
     runs: Option<u32>,
@@ -212,7 +225,16 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     let boards_path = args.boards_file.path();
     let boards = load_boards(&boards_path)?;
     let selection = Selection { boards: args.board_names.clone(), frameworks: args.frameworks.clone(), workloads: args.workloads.clone() };
-    let jobs = plan::plan(&boards, &boards_path.display().to_string(), &selection)?;
+    let jobs = match &args.firmware {
+        None => plan::plan(&boards, &boards_path.display().to_string(), &selection)?,
+        Some(elf) => {
+            let name = args.framework_name.clone().unwrap_or_else(|| {
+                elf.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "external".into())
+            });
+            let fw = plan::ExternalFirmware { elf: elf.clone(), name };
+            plan::plan_external(&boards, &boards_path.display().to_string(), &selection, &fw)?
+        }
+    };
     let store = ResultStore::open(&args.store)?;
     let cfg = RunConfig {
         paths: Paths::from_env(),
@@ -234,7 +256,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     }, store.path().display());
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
-    let mut sink = Sink { store, console, records: Vec::new(), open_jobs: Vec::new(), store_error: None };
+    let mut sink = Sink { store, console, records: Vec::new(), open_jobs: Vec::new(), store_error: None, not_measured: Vec::new() };
     let interrupted = rt.block_on(async {
         let run = runner::run(jobs, cfg, tx);
         tokio::pin!(run);
@@ -268,7 +290,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         }
     });
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
-    let Sink { records, store_error, .. } = sink;
+    let Sink { records, store_error, not_measured, .. } = sink;
     if let Some(e) = store_error {
         eprintln!("error: {e:#} (the records are printed below, but not all were stored)");
     }
@@ -279,6 +301,12 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         println!("{}", serde_json::to_string_pretty(&records)?);
     } else {
         console::print_tables(&records);
+        if !not_measured.is_empty() {
+            println!("\n  not measured (the firmware does not offer it):");
+            for line in &not_measured {
+                println!("    {line}");
+            }
+        }
     }
     let failed = records.iter().any(|r| matches!(r.entry, mcubench::results::Entry::Failure { .. }))
         || records.iter().any(|r| matches!(&r.entry, mcubench::results::Entry::Check { passed: false, .. }));
@@ -300,6 +328,8 @@ struct Sink {
     /// The first record of each job that started and has not finished.
     open_jobs: Vec<ResultRecord>,
     store_error: Option<anyhow::Error>,
+    /// External firmware: what could not be measured, one line per job and figure.
+    not_measured: Vec<String>,
 }
 
 impl Sink {
@@ -315,6 +345,14 @@ impl Sink {
                 self.records.push((**r).clone());
             }
             RunEvent::JobFinished { job, .. } => self.open_jobs.retain(|o| &o.job != job),
+            RunEvent::JobStep { job, step } => {
+                if let Some(what) = step.strip_prefix(runner::external::NOT_MEASURED) {
+                    let line = format!("{job}: {what}");
+                    if !self.not_measured.contains(&line) {
+                        self.not_measured.push(line);
+                    }
+                }
+            }
             _ => {}
         }
         self.console.event(&ev);

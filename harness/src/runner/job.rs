@@ -27,7 +27,11 @@ pub(crate) async fn run_job(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, even
     };
 
     // Static figures first: they stand even if the board fails later.
-    metric(Metric::ModelBytes, r.model.imported.blob.len() as f64, "bytes", Source::Measured, None);
+    // The reference runtime's blob, where the firmware embeds it: an external firmware has
+    // its own format, and microflow compiles the model into code and constants.
+    if r.job.external.is_none() && r.job.framework != "microflow" {
+        metric(Metric::ModelBytes, r.model.imported.blob.len() as f64, "bytes", Source::Measured, None);
+    }
     metric(Metric::Macs, r.model.imported.macs as f64, "MACs", Source::Measured, None);
     match elf::sizes(&r.firmware.elf, &r.job.board.memory) {
         Ok(s) => {
@@ -99,12 +103,19 @@ async fn measure(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &Unboun
     let emit = |entry: Entry| {
         let _ = events.send(record(cfg, host, job, Some(&r.firmware), entry));
     };
-    let workdir = cfg.paths.cache.join("sessions").join(&cfg.run_id).join(format!("{}-{}", job.board.name, job.workload.id));
+    let workdir = cfg.paths.cache.join("sessions").join(&cfg.run_id).join(format!("{}-{}-{}", job.board.name, job.framework, job.workload.id));
+    // An external firmware is counted only if it has the window markers; without them the
+    // plugin would wait for windows that never come.
+    let mut plugin = host.plugin.as_deref();
+    if job.external.is_some() && plugin.is_some() && !super::external::has_window_markers(&r.firmware.elf).stage("firmware")? {
+        step(format!("{}instructions: the firmware has no dbg #1/#2 window markers (latency from m-lap-us only)", super::external::NOT_MEASURED));
+        plugin = None;
+    }
     step("starting QEMU".into());
     let (mut session, stream) = QemuSession::start(QemuLaunch {
         board: &job.board,
         elf: &r.firmware.elf,
-        plugin: host.plugin.as_deref(),
+        plugin,
         workdir: &workdir,
         connect_timeout: cfg.timeouts.boot,
     })
@@ -157,6 +168,7 @@ async fn drive(
     let goldens = mcubench_workloads::workload::goldens(w.id).unwrap_or_default();
 
     // Correctness: every output byte against the TFLite Micro goldens.
+    let external = job.external.is_some();
     for g in goldens.iter().take(cfg.golden_checks) {
         step(format!("golden check, seed {}", g.seed));
         let bytes = encode_input(w.input_format, &g.input, input.scale, input.zero_point);
@@ -164,6 +176,10 @@ async fn drive(
         let report = dut.infer(1, 0).await.stage("infer")?;
         if session.has_counter() {
             session.next_window(cfg.timeouts.line).await.stage("count")?;
+        }
+        if external && report.output.is_none() {
+            step(format!("{}golden check: firmware does not report its output (no m-mcubench-output line)", super::external::NOT_MEASURED));
+            break;
         }
         let out = report.output.as_deref().context("the firmware sent no m-mcubench-output line").stage("golden")?;
         let differing = out.iter().zip(&g.output).filter(|(a, b)| a != b).count() + out.len().abs_diff(g.output.len());
@@ -198,22 +214,47 @@ async fn drive(
         let started = Instant::now();
         let report = dut.infer(runs, warmups).await.stage("infer")?;
         let host_ms = ms(started.elapsed());
-        let (instructions, note) = if session.has_counter() {
+        let counted = if session.has_counter() {
             let n = session.next_windows(runs, cfg.timeouts.line).await.stage("count")?;
-            (n as f64 / runs as f64, format!("QEMU plugin: exact retired instructions of {runs} inferences / {runs}"))
-        } else {
-            let ticks = report.ticks.context("no m-mcubench-ticks line and no counting plugin").stage("count")?;
+            Some((n as f64 / runs as f64, format!("QEMU plugin: exact retired instructions of {runs} inferences / {runs}")))
+        } else if let Some(ticks) = report.ticks {
             let per_tick = 1e9 / job.board.systick_hz as f64;
-            (ticks as f64 * per_tick / runs as f64, format!("-icount shift=0 SysTick ticks x {per_tick} / {runs} runs (+-{per_tick} instructions)"))
+            Some((ticks as f64 * per_tick / runs as f64, format!("-icount shift=0 SysTick ticks x {per_tick} / {runs} runs (+-{per_tick} instructions)")))
+        } else if external {
+            None
+        } else {
+            Err(anyhow::anyhow!("no m-mcubench-ticks line and no counting plugin")).stage("count")?
         };
-        emit(Entry::Metric { metric: Metric::Instructions, value: instructions, unit: "instructions".into(), source: Source::Emulated, note: Some(note) });
-        emit(Entry::Metric {
-            metric: Metric::LatencyMs,
-            value: instructions / clock * 1e3,
-            unit: "ms".into(),
-            source: Source::Modeled,
-            note: Some(format!("instructions / {} MHz clock, assuming 1 instruction per cycle", clock / 1e6)),
-        });
+        if let Some((instructions, note)) = counted {
+            emit(Entry::Metric { metric: Metric::Instructions, value: instructions, unit: "instructions".into(), source: Source::Emulated, note: Some(note) });
+            emit(Entry::Metric {
+                metric: Metric::LatencyMs,
+                value: instructions / clock * 1e3,
+                unit: "ms".into(),
+                source: Source::Modeled,
+                note: Some(format!("instructions / {} MHz clock, assuming 1 instruction per cycle", clock / 1e6)),
+            });
+        } else if let Some(us) = report.elapsed_us() {
+            // External firmware without markers or ticks: the protocol's own timer is all
+            // there is. QEMU runs it on virtual time, one instruction per ns (-icount
+            // shift=0), so the m-lap-us bracket (the whole loop of N inferences, whatever
+            // the firmware does in it) converts to the board clock as the counts do.
+            if window == 0 {
+                step(format!("{}instructions: no counted windows and no m-mcubench-ticks line", super::external::NOT_MEASURED));
+            }
+            emit(Entry::Metric {
+                metric: Metric::LatencyMs,
+                value: us as f64 * 1e3 / runs as f64 / clock * 1e3,
+                unit: "ms".into(),
+                source: Source::Modeled,
+                note: Some(format!(
+                    "external firmware: m-lap-us bracket / runs in QEMU virtual time (1 instruction per ns), at {} MHz and 1 instruction per cycle; includes the firmware's own loop overhead",
+                    clock / 1e6
+                )),
+            });
+        } else {
+            Err(anyhow::anyhow!("the firmware printed no m-lap-us timestamps around the inferences: nothing to time them with")).stage("count")?
+        }
         if let Some(us) = report.elapsed_us() {
             emit(Entry::Metric {
                 metric: Metric::DeviceTimerUs,
@@ -224,6 +265,13 @@ async fn drive(
             });
         }
         emit(Entry::Metric { metric: Metric::HostInferMs, value: host_ms, unit: "ms".into(), source: Source::Measured, note: Some(format!("host wall time of 'infer {runs} {warmups}'")) });
+        if window == 0 && external {
+            for (what, missing) in [("stack", report.stack.is_none()), ("arena", report.arena.is_none())] {
+                if missing {
+                    step(format!("{}{what}: the firmware prints no m-mcubench-{what} line", super::external::NOT_MEASURED));
+                }
+            }
+        }
         if window == 0 {
             if let Some((used, _painted)) = report.stack {
                 emit(Entry::Metric { metric: Metric::StackBytes, value: used as f64, unit: "bytes".into(), source: Source::Emulated, note: None });

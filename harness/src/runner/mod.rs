@@ -1,6 +1,7 @@
 //! The scheduler: build every firmware once, then one tokio task per board runs that board's
 //! jobs in order while boards run in parallel. Everything observable leaves as a
 //! [`RunEvent`]; a failing job becomes a failure record and the run goes on.
+pub mod external;
 mod job;
 
 use std::collections::BTreeMap;
@@ -106,6 +107,14 @@ pub async fn run(jobs: Vec<Job>, cfg: RunConfig, events: UnboundedSender<RunEven
                 continue;
             }
         };
+        if let Some(ext) = &job.external {
+            // A prebuilt firmware: nothing to build or check against our blob; flashed as is.
+            match external::firmware(ext) {
+                Ok(firmware) => ready.push(ReadyJob { job: job.clone(), model, firmware }),
+                Err(e) => emit(failure(&cfg, &host, job, None, "firmware", format!("{e:#}"))),
+            }
+            continue;
+        }
         let framework = crate::plan::framework(&job.framework).expect("planned jobs name known frameworks");
         let unsupported = framework.unsupported_ops(&model.imported.ops);
         if !unsupported.is_empty() {
@@ -207,7 +216,14 @@ pub(crate) fn provenance(host: &HostInfo, job: &Job, firmware: Option<&Firmware>
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
         git_revision: host.git_revision.clone(),
         firmware_sha256: firmware.map(|f| f.sha256.clone()),
-        framework_version: Some(format!("{}", env!("CARGO_PKG_VERSION"))),
+        // An external firmware's version is unknown (it may say in m-mcubench-framework).
+        framework_version: if job.external.is_some() {
+            None
+        } else if job.framework == "microflow" {
+            Some(crate::plan::MICROFLOW_VERSION.to_string())
+        } else {
+            Some(format!("{}", env!("CARGO_PKG_VERSION")))
+        },
         toolchain: Some(host.rustc.clone()),
         emulator: if job.board.kind == crate::config::BoardKind::Qemu { host.qemu.clone() } else { None },
         cpu: job.board.cpu.to_string(),

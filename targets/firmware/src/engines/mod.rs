@@ -24,15 +24,20 @@ pub mod reference;
 ))]
 pub use reference::new as selected;
 
-#[cfg(all(not(feature = "no-model"), feature = "framework-cmsis-nn"))]
-pub mod cmsis_nn;
-#[cfg(all(not(feature = "no-model"), feature = "framework-cmsis-nn"))]
-pub use cmsis_nn::new as selected;
+#[cfg(all(not(feature = "no-model"), feature = "framework-microflow"))]
+pub mod microflow;
+#[cfg(all(not(feature = "no-model"), feature = "framework-microflow"))]
+pub use microflow::new as selected;
 
 #[cfg(all(not(feature = "no-model"), feature = "framework-tinymaix"))]
 pub mod tinymaix;
 #[cfg(all(not(feature = "no-model"), feature = "framework-tinymaix"))]
 pub use tinymaix::new as selected;
+
+#[cfg(all(not(feature = "no-model"), feature = "framework-cmsis-nn"))]
+pub mod cmsis_nn;
+#[cfg(all(not(feature = "no-model"), feature = "framework-cmsis-nn"))]
+pub use cmsis_nn::new as selected;
 
 #[cfg(all(not(feature = "no-model"), feature = "framework-tflm"))]
 pub mod tflm;
