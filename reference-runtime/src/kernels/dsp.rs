@@ -38,8 +38,10 @@ const CH_CHUNK: usize = 64;
 /// Bytes of stack for a zero-padded copy of the filter when `K % 4 != 0`.
 const PAD_FILTER_BYTES: usize = 1024;
 
-/// Requantization parameters of one output channel, prepared once per call.
+/// Requantization parameters of one output channel, prepared once per call. The layout is
+/// part of the `asm!` of `conv_row_2x2` (fields at byte offsets 0, 4, 8, 12; 24 bytes).
 #[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
 pub struct ChanQ {
     /// Bias (plus any constant term), the accumulator's start value.
     pub bias: i32,
@@ -341,6 +343,203 @@ fn mac_2x2(x: &[u32], f0: &[i8], f1: &[i8], groups: usize, acc: &mut [i32; 4]) {
     }
 }
 
+#[cfg(mcubench_dsp)]
+/// State of [`conv_row_2x2`], read and advanced by its `asm!` (field offsets are part of it).
+#[repr(C)]
+struct RowState {
+    x: *const u32,
+    row: usize,
+    groups: usize,
+    pairs: usize,
+    o0: *mut i8,
+    o1: *mut i8,
+    table: *const ChanQ,
+    f: *const i8,
+}
+
+/// For one im2col column pair, all channel pairs `c = 0, 2, .., 2 * pairs - 2` of a chunk in
+/// [`Mode::FastSat`]: accumulators start at the bias, the 2x2 MAC loop of [`mac_2x2`], then
+/// the four results are requantized ([`requant_core`] + `SSAT`) and stored, all in registers.
+/// `filter` starts at the chunk's first row (rows `row` bytes apart), `o0`/`o1` at the
+/// chunk's first output channel of pixel A / B.
+#[inline(never)]
+fn conv_row_2x2(x: &[u32], groups: usize, filter: &[i8], row: usize, table: &[ChanQ], o0: &mut [i8], o1: &mut [i8], pairs: usize) {
+    assert!(
+        pairs >= 1
+            && groups >= 1
+            && row >= 4 * groups
+            && x.len() >= 4 * groups
+            && filter.len() >= 2 * pairs * row
+            && table.len() >= 2 * pairs
+            && o0.len() >= 2 * pairs
+            && o1.len() >= 2 * pairs
+    );
+    #[cfg(mcubench_dsp)]
+    {
+        let mut st = RowState {
+            x: x.as_ptr(),
+            row,
+            groups,
+            pairs,
+            o0: o0.as_mut_ptr(),
+            o1: o1.as_mut_ptr(),
+            table: table.as_ptr(),
+            f: filter.as_ptr(),
+        };
+        // SAFETY: per pair the MAC loop reads `4 * groups` words of `x` and `4 * groups` bytes
+        // of two filter rows; `pairs` pairs read `2 * pairs` rows, `2 * pairs` table entries
+        // and write `2 * pairs` bytes to each output, all in bounds by the assert. r6/r7 are
+        // saved and restored; the stack is balanced.
+        unsafe {
+            super::simd::dsp_asm!(
+                "push {{r6, r7}}",
+                "push {{r0}}",
+                "ldr r1, [r0, #28]",
+                "5:",
+                "ldr r0, [sp]",
+                "ldr r3, [r0, #24]",
+                "ldr r8, [r3]",
+                "ldr r9, [r3, #24]",
+                "mov r10, r8",
+                "mov r11, r9",
+                "ldr r2, [r0, #4]",
+                "add r12, r1, r2",
+                "ldr lr, [r0, #8]",
+                "ldr r0, [r0]",
+                "tst lr, #1",
+                "beq 2f",
+                "ldm r0!, {{r2, r3, r4, r5}}",
+                "ldr r6, [r1], #4",
+                "sxtb16 r7, r6, ror #8",
+                "sxtb16 r6, r6",
+                "smlad r8, r2, r6, r8",
+                "smlad r10, r4, r6, r10",
+                "smlad r8, r3, r7, r8",
+                "smlad r10, r5, r7, r10",
+                "ldr r6, [r12], #4",
+                "sxtb16 r7, r6, ror #8",
+                "sxtb16 r6, r6",
+                "smlad r9, r2, r6, r9",
+                "smlad r11, r4, r6, r11",
+                "smlad r9, r3, r7, r9",
+                "smlad r11, r5, r7, r11",
+                "2:",
+                "lsrs lr, lr, #1",
+                "beq 4f",
+                "3:",
+                "ldm r0!, {{r2, r3, r4, r5}}",
+                "ldr r6, [r1], #4",
+                "sxtb16 r7, r6, ror #8",
+                "sxtb16 r6, r6",
+                "smlad r8, r2, r6, r8",
+                "smlad r10, r4, r6, r10",
+                "smlad r8, r3, r7, r8",
+                "smlad r10, r5, r7, r10",
+                "ldr r6, [r12], #4",
+                "sxtb16 r7, r6, ror #8",
+                "sxtb16 r6, r6",
+                "smlad r9, r2, r6, r9",
+                "smlad r11, r4, r6, r11",
+                "smlad r9, r3, r7, r9",
+                "smlad r11, r5, r7, r11",
+                "ldm r0!, {{r2, r3, r4, r5}}",
+                "ldr r6, [r1], #4",
+                "sxtb16 r7, r6, ror #8",
+                "sxtb16 r6, r6",
+                "smlad r8, r2, r6, r8",
+                "smlad r10, r4, r6, r10",
+                "smlad r8, r3, r7, r8",
+                "smlad r10, r5, r7, r10",
+                "ldr r6, [r12], #4",
+                "sxtb16 r7, r6, ror #8",
+                "sxtb16 r6, r6",
+                "smlad r9, r2, r6, r9",
+                "smlad r11, r4, r6, r11",
+                "smlad r9, r3, r7, r9",
+                "smlad r11, r5, r7, r11",
+                "subs lr, lr, #1",
+                "bne 3b",
+                "4:",
+                // r12 = end of row c+1 = row c+2; r1 = end of row c = start of row c+1.
+                "mov r1, r12",
+                "ldr r0, [sp]",
+                "ldr r3, [r0, #24]",
+                // channel c: (bias, m, e, hb) -> r4..r7
+                "ldm r3!, {{r4, r5, r6, r7}}",
+                "add r3, r3, #8",
+                "lsl r4, r8, #1",
+                "smmulr r4, r4, r5",
+                "add r2, r4, r7",
+                "add r2, r2, r4, asr #31",
+                "asr r2, r2, r6",
+                "ssat r2, #8, r2",
+                "lsl r4, r10, #1",
+                "smmulr r4, r4, r5",
+                "add r12, r4, r7",
+                "add r12, r12, r4, asr #31",
+                "asr r12, r12, r6",
+                "ssat r12, #8, r12",
+                // channel c + 1
+                "ldm r3!, {{r4, r5, r6, r7}}",
+                "add r3, r3, #8",
+                "str r3, [r0, #24]",
+                "lsl r4, r9, #1",
+                "smmulr r4, r4, r5",
+                "add r8, r4, r7",
+                "add r8, r8, r4, asr #31",
+                "asr r8, r8, r6",
+                "ssat r8, #8, r8",
+                "lsl r4, r11, #1",
+                "smmulr r4, r4, r5",
+                "add r10, r4, r7",
+                "add r10, r10, r4, asr #31",
+                "asr r10, r10, r6",
+                "ssat r10, #8, r10",
+                "ldr r4, [r0, #16]",
+                "ldr r5, [r0, #20]",
+                "strb r2, [r4], #1",
+                "strb r8, [r4], #1",
+                "strb r12, [r5], #1",
+                "strb r10, [r5], #1",
+                "str r4, [r0, #16]",
+                "str r5, [r0, #20]",
+                "ldr r4, [r0, #12]",
+                "subs r4, r4, #1",
+                "str r4, [r0, #12]",
+                "bne 5b",
+                "pop {{r0}}",
+                "pop {{r6, r7}}",
+                inout("r0") &mut st as *mut RowState => _,
+                out("r1") _,
+                out("r2") _,
+                out("r3") _,
+                out("r4") _,
+                out("r5") _,
+                out("r8") _,
+                out("r9") _,
+                out("r10") _,
+                out("r11") _,
+                out("r12") _,
+                out("lr") _,
+            );
+        }
+    }
+    #[cfg(not(mcubench_dsp))]
+    {
+        let st = OutputStage { output_offset: 0, act_min: -128, act_max: 127 };
+        for p in 0..pairs {
+            let (c, q0, q1) = (2 * p, &table[2 * p], &table[2 * p + 1]);
+            let mut acc = [q0.bias, q1.bias, q0.bias, q1.bias];
+            let f = &filter[c * row..(c + 2) * row];
+            mac_2x2(x, &f[..row], &f[row..], groups, &mut acc);
+            o0[c] = requant::<FAST_SAT>(acc[0], q0, &st);
+            o0[c + 1] = requant::<FAST_SAT>(acc[1], q1, &st);
+            o1[c] = requant::<FAST_SAT>(acc[2], q0, &st);
+            o1[c + 1] = requant::<FAST_SAT>(acc[3], q1, &st);
+        }
+    }
+}
+
 /// 1 column x 2 channels: `x` holds `2 * groups` words `[(x0,x2), (x1,x3)]` per group.
 #[inline(always)]
 fn mac_1x2(x: &[u32], f0: &[i8], f1: &[i8], groups: usize, acc: &mut [i32; 2]) {
@@ -576,6 +775,10 @@ fn conv_core<const M: u8>(w: &Window, input: &[i8], input_offset: i32, filter: &
             let (o0, o1) = output[p * oc + c0..].split_at_mut(oc);
             let (o0, o1) = (&mut o0[..nc], &mut o1[..nc]);
             let mut c = 0;
+            if M == FAST_SAT && nc >= 2 {
+                conv_row_2x2(xb, groups, frows, row, table, o0, o1, nc / 2);
+                c = nc & !1;
+            }
             while c + 2 <= nc {
                 let (q0, q1) = (&table[c], &table[c + 1]);
                 let mut acc = [q0.bias, q1.bias, q0.bias, q1.bias];
