@@ -1000,11 +1000,40 @@ fn dw_core<const M: u8>(w: &Window, input: &[i8], input_offset: i32, filter: &[i
                     let x_dy = w.dilation_h * row_stride;
                     let x_dx = w.dilation_w * c;
                     let f_dy = w.filter_w * c;
+                    let full3x3 = w.filter_h == 3
+                        && w.filter_w == 3
+                        && w.dilation_w == 1
+                        && w.dilation_h == 1
+                        && fy1 - fy0 == 3
+                        && fx1 - fx0 == 3;
                     let mut k = 0;
                     while k + 4 <= nc {
-                        let (q0, q1, q2, q3) = (&table[k], &table[k + 1], &table[k + 2], &table[k + 3]);
+                        let [q0, q1, q2, q3] = <&[ChanQ; 4]>::try_from(&table[k..k + 4]).unwrap();
                         let (mut a0, mut a1, mut a2, mut a3) = (q0.bias, q1.bias, q2.bias, q3.bias);
-                        if fy0 < fy1 {
+                        if full3x3 {
+                            // All nine taps of a 3x3 window inside the image, unrolled.
+                            // SAFETY: as below.
+                            unsafe {
+                                let x0 = input.as_ptr().add(x_first + k);
+                                let f0 = filter.as_ptr().add(f_first + k);
+                                let mut tap = |xp: *const i8, fp: *const i8| {
+                                    let (xe, xo) = widen(off2, rd4(xp));
+                                    let fw = rd4(fp);
+                                    let (fe, fo) = (sxtb16(fw), sxtb16_ror8(fw));
+                                    a0 = smlabb(xe, fe, a0);
+                                    a2 = smlatt(xe, fe, a2);
+                                    a1 = smlabb(xo, fo, a1);
+                                    a3 = smlatt(xo, fo, a3);
+                                };
+                                for r in 0..3 {
+                                    let xr = x0.add(r * x_dy);
+                                    let fr = f0.add(r * f_dy);
+                                    tap(xr, fr);
+                                    tap(xr.add(c), fr.add(c));
+                                    tap(xr.add(2 * c), fr.add(2 * c));
+                                }
+                            }
+                        } else if fy0 < fy1 {
                             // SAFETY: see above; k + 4 <= nc keeps the 4-byte reads in the chunk.
                             unsafe {
                                 let mut xr = input.as_ptr().add(x_first + k);
@@ -1028,10 +1057,8 @@ fn dw_core<const M: u8>(w: &Window, input: &[i8], input_offset: i32, filter: &[i
                                 }
                             }
                         }
-                        out_px[k] = requant::<M>(a0, q0, &st);
-                        out_px[k + 1] = requant::<M>(a1, q1, &st);
-                        out_px[k + 2] = requant::<M>(a2, q2, &st);
-                        out_px[k + 3] = requant::<M>(a3, q3, &st);
+                        let o: &mut [i8; 4] = (&mut out_px[k..k + 4]).try_into().unwrap();
+                        *o = [requant::<M>(a0, q0, &st), requant::<M>(a1, q1, &st), requant::<M>(a2, q2, &st), requant::<M>(a3, q3, &st)];
                         k += 4;
                     }
                     while k < nc {
