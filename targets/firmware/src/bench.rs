@@ -21,6 +21,27 @@ static mut PREPARED: [i8; PREPARED_BYTES] = [0; PREPARED_BYTES];
 #[cfg(feature = "test-extra-work")]
 const TEST_EXTRA_WORK_ITERATIONS: u32 = 10_000;
 
+/// `test-fault-hang`: the 1-based inference (counted since boot, warmups included) that never
+/// returns. The second one: the first inference goes through, the next one hangs.
+#[cfg(feature = "test-fault-hang")]
+const TEST_FAULT_HANG_AT: u32 = 2;
+
+/// Inferences started since boot (`test-fault-hang`).
+#[cfg(feature = "test-fault-hang")]
+static mut TEST_FAULT_INFERENCES: u32 = 0;
+
+/// An output byte as reported. `test-fault-wrong-result` flips bit 6 of the first output byte
+/// (in `m-results`, `m-mcubench-output` and the ad01 score), a wrong answer a golden check
+/// must catch.
+#[inline(always)]
+fn reported(i: usize, q: i8) -> i8 {
+    if cfg!(feature = "test-fault-wrong-result") && i == 0 {
+        q ^ 0x40
+    } else {
+        q
+    }
+}
+
 struct Ready<E> {
     engine: E,
     input: TensorQuant,
@@ -97,7 +118,7 @@ fn ad01_score<E: Engine>(r: &Ready<E>, db: &[u8]) -> f32 {
     let out = r.engine.output();
     let mut sum = 0.0f32;
     for (i, &q) in out.iter().enumerate() {
-        let d = dequantize(q, &r.output) - f32_le(db, i);
+        let d = dequantize(reported(i, q), &r.output) - f32_le(db, i);
         sum += d * d;
     }
     sum / out.len() as f32
@@ -170,6 +191,33 @@ impl<E: Engine, I: core::fmt::Display> Dut for Bench<E, I> {
         for i in 0..TEST_EXTRA_WORK_ITERATIONS {
             core::hint::black_box(i);
         }
+        // Test-only faults (reliability tests): a hang in one inference, or a device that
+        // floods the console with junk (no newline, no `m-ready`) once asked to infer.
+        #[cfg(feature = "test-fault-hang")]
+        {
+            // SAFETY: single-threaded firmware; only this function touches the counter.
+            let n = unsafe {
+                let c = &mut *core::ptr::addr_of_mut!(TEST_FAULT_INFERENCES);
+                *c += 1;
+                *c
+            };
+            if n >= TEST_FAULT_HANG_AT {
+                loop {
+                    core::hint::spin_loop();
+                }
+            }
+        }
+        #[cfg(feature = "test-fault-flood")]
+        {
+            use crate::boards::Console;
+            let mut serial = crate::boards::steal();
+            let mut b = 0u8;
+            // (`black_box`: the code after the flood stays reachable as far as rustc knows.)
+            while core::hint::black_box(true) {
+                serial.write_byte(b'!' + b % 90);
+                b = b.wrapping_add(1);
+            }
+        }
         match &mut self.state {
             Ok(r) => r.engine.invoke(),
             // Unreachable: load_tensor refuses to start an infer without an engine.
@@ -199,7 +247,7 @@ impl<E: Engine, I: core::fmt::Display> Dut for Bench<E, I> {
                 if i > 0 {
                     out.byte(b',');
                 }
-                out.f3(dequantize(q, &r.output));
+                out.f3(dequantize(reported(i, q), &r.output));
             }
         }
         out.line("]");
@@ -215,8 +263,8 @@ impl<E: Engine, I: core::fmt::Display> Dut for Bench<E, I> {
         out.u64(total as u64);
         out.line("]");
         out.str("m-mcubench-output-[");
-        for &q in r.engine.output() {
-            out.hex_byte(q as u8);
+        for (i, &q) in r.engine.output().iter().enumerate() {
+            out.hex_byte(reported(i, q) as u8);
         }
         out.line("]");
     }
