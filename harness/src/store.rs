@@ -73,17 +73,26 @@ pub fn load(path: &Path) -> Result<Loaded, StoreError> {
     let file = File::open(path).map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
     let mut reader = BufReader::new(file);
     let mut loaded = Loaded::default();
-    let mut buf = String::new();
+    let mut buf: Vec<u8> = Vec::new();
     let mut line_no = 0;
     loop {
         buf.clear();
-        let n = reader.read_line(&mut buf).map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
+        // Bytes, not a String: a record torn inside a multi-byte character must not make the
+        // whole store unreadable.
+        let n = reader.read_until(b'\n', &mut buf).map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
         if n == 0 {
             break;
         }
         line_no += 1;
-        let complete = buf.ends_with('\n');
-        let text = buf.trim();
+        let complete = buf.ends_with(b"\n");
+        let text = match std::str::from_utf8(&buf) {
+            Ok(t) => t.trim(),
+            Err(e) if !complete => {
+                loaded.warnings.push(format!("{}:{line_no}: dropped a torn last record ({e})", path.display()));
+                continue;
+            }
+            Err(e) => return Err(StoreError::Corrupt { path: path.to_owned(), line: line_no, message: e.to_string() }),
+        };
         if text.is_empty() {
             continue;
         }
@@ -148,6 +157,24 @@ mod tests {
         assert_eq!(loaded.records.len(), 1);
         assert_eq!(loaded.warnings.len(), 1);
         assert!(loaded.warnings[0].contains(":2: dropped a torn last record"), "{:?}", loaded.warnings);
+    }
+
+    #[test]
+    fn record_torn_inside_a_multibyte_character_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let mut with_note = record(1.0);
+        if let Entry::Metric { note, .. } = &mut with_note.entry {
+            *note = Some("µs × 2".into());
+        }
+        let mut store = ResultStore::open(&path).unwrap();
+        store.append(&record(0.0)).unwrap();
+        let whole = serde_json::to_string(&with_note).unwrap();
+        let cut = whole.find('µ').unwrap() + 1; // inside the two bytes of 'µ'
+        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(&whole.as_bytes()[..cut]).unwrap();
+        let loaded = load(&path).unwrap();
+        assert_eq!(loaded.records.len(), 1);
+        assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
     }
 
     #[test]
