@@ -221,8 +221,13 @@ pub(crate) fn provenance(host: &HostInfo, job: &Job, firmware: Option<&Firmware>
             None
         } else if job.framework == "microflow" {
             Some(crate::plan::MICROFLOW_VERSION.to_string())
+        } else if job.framework.starts_with(crate::plan::REFERENCE_RUNTIME) {
+            // The reference runtime is versioned with the workspace.
+            Some(env!("CARGO_PKG_VERSION").to_string())
         } else {
-            Some(format!("{}", env!("CARGO_PKG_VERSION")))
+            // Other engines print their version in the firmware's framework line, which is
+            // not recorded yet: claim none rather than the harness's.
+            None
         },
         toolchain: Some(host.rustc.clone()),
         emulator: if job.board.kind == crate::config::BoardKind::Qemu { host.qemu.clone() } else { None },
