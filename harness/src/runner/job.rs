@@ -29,7 +29,10 @@ pub(crate) async fn run_job(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, even
     // Static figures first: they stand even if the board fails later.
     // The reference runtime's blob, where the firmware embeds it: an external firmware has
     // its own format, and microflow compiles the model into code and constants.
-    if r.job.external.is_none() && r.job.framework != "microflow" {
+    // Frameworks with their own model file (TFLM, TinyMaix) embed that instead.
+    let embeds_blob = crate::plan::framework(&r.job.framework)
+        .is_some_and(|f| f.model_file == crate::plan::ModelFile::None);
+    if r.job.external.is_none() && r.job.framework != "microflow" && embeds_blob {
         metric(Metric::ModelBytes, r.model.imported.blob.len() as f64, "bytes", Source::Measured, None);
     }
     metric(Metric::Macs, r.model.imported.macs as f64, "MACs", Source::Measured, None);
