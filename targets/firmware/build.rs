@@ -137,6 +137,36 @@ fn runtime_version(manifest_dir: &Path) -> String {
     "unknown".to_string()
 }
 
+/// How the Rust code (reference runtime, microflow's generated model) is compiled, for
+/// `m-mcubench-framework-build-[...]`: rustc's version, the profile's opt-level, the target and
+/// any extra RUSTFLAGS. The Rust code is built for the target's generic core (no target-cpu).
+fn rust_build() -> String {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let version = std::process::Command::new(&rustc)
+        .arg("-V")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.split_whitespace().nth(1).map(|v| format!("rustc {v}")))
+        .unwrap_or_else(|| "rustc".into());
+    let mut s = format!(
+        "{version} -C opt-level={} --target {}",
+        env::var("OPT_LEVEL").unwrap_or_default(),
+        env::var("TARGET").unwrap_or_default()
+    );
+    if env::var("PROFILE").as_deref() == Ok("release") {
+        // targets/firmware/Cargo.toml [profile.release].
+        s.push_str(" -C lto=fat -C codegen-units=1 -C panic=abort");
+    }
+    let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default().replace('\x1f', " ");
+    if !flags.trim().is_empty() {
+        s.push(' ');
+        s.push_str(flags.trim());
+    }
+    s
+}
+
 fn main() {
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -294,5 +324,6 @@ fn main() {
     writeln!(cfg, "pub const PREPARED_BYTES: usize = {prepared_bytes};").unwrap();
     writeln!(cfg, "pub const SYSTICK_HZ: u64 = {systick_hz};").unwrap();
     writeln!(cfg, "pub const RUNTIME_VERSION: &str = {version:?};").unwrap();
+    writeln!(cfg, "pub const RUST_BUILD: &str = {:?};", rust_build()).unwrap();
     fs::write(out.join("config.rs"), cfg).unwrap();
 }

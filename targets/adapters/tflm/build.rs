@@ -137,22 +137,49 @@ fn pinned_commit(tfmicro: &Path) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// `-mcpu` etc. for a Rust thumb target. The ELF for thumbv7em-none-eabihf also runs on the
-/// Cortex-M7 boards (an M4 build, as the Rust code is generic ARMv7E-M); thumbv8m.main
-/// builds run on the Cortex-M55 board and are compiled for it.
-fn cpu_flags(target: &str) -> &'static [&'static str] {
-    match target {
-        "thumbv7em-none-eabihf" => &["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
-        "thumbv7em-none-eabi" => &["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=soft"],
-        "thumbv8m.main-none-eabihf" => &["-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"],
-        "thumbv8m.main-none-eabi" => &["-mcpu=cortex-m33", "-mthumb", "-mfloat-abi=soft"],
-        "thumbv7m-none-eabi" => &["-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"],
-        "thumbv6m-none-eabi" => &["-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"],
+/// `-mcpu`, `-mfpu` and `-mfloat-abi` for a Rust thumb target on the board's core
+/// (`MCUBENCH_CPU`, set by the harness from boards.yaml `cpu`; else the target's usual core).
+/// The float ABI follows the Rust target (`eabihf`: hard, with the core's single-precision
+/// FPU, as the Rust code assumes), so the C++ and Rust objects link together.
+fn cpu_flags(target: &str, cpu: Option<&str>) -> Vec<String> {
+    let (default, allowed): (&str, &[&str]) = match target {
+        "thumbv7em-none-eabihf" | "thumbv7em-none-eabi" => ("cortex-m4", &["cortex-m4", "cortex-m7"]),
+        "thumbv8m.main-none-eabihf" => ("cortex-m55", &["cortex-m55", "cortex-m85", "cortex-m33", "cortex-m35p"]),
+        "thumbv8m.main-none-eabi" => ("cortex-m33", &["cortex-m55", "cortex-m85", "cortex-m33", "cortex-m35p"]),
+        "thumbv7m-none-eabi" => ("cortex-m3", &["cortex-m3", "cortex-m4", "cortex-m7"]),
+        "thumbv6m-none-eabi" => ("cortex-m0plus", &["cortex-m0plus", "cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7"]),
         other => fail(&format!(
             "target {other} is not supported: TFLite Micro is built for thumb*-none-eabi* targets \
              with arm-none-eabi-g++"
         )),
+    };
+    let cpu = cpu.unwrap_or(default);
+    if !allowed.contains(&cpu) {
+        fail(&format!("MCUBENCH_CPU={cpu} does not match the target {target} (expected one of {})", allowed.join(", ")));
     }
+    let mut f = vec![format!("-mcpu={cpu}"), "-mthumb".to_string()];
+    if target.ends_with("eabihf") {
+        let fpu = match cpu {
+            "cortex-m4" => "fpv4-sp-d16",
+            // Single precision, like the Rust target (and the STM32F746's FPU).
+            "cortex-m7" | "cortex-m33" | "cortex-m35p" => "fpv5-sp-d16",
+            _ => "auto",
+        };
+        f.push("-mfloat-abi=hard".into());
+        f.push(format!("-mfpu={fpu}"));
+    } else {
+        f.push("-mfloat-abi=soft".into());
+    }
+    f
+}
+
+/// A short FNV-1a hash, to name the library directory after its build settings.
+fn fnv(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 fn opt_flag() -> String {
@@ -233,7 +260,7 @@ fn includes(tf: &Path) -> Vec<PathBuf> {
     vec![tf.to_path_buf(), dl.join("flatbuffers/include"), dl.join("gemmlowp"), dl.join("ruy")]
 }
 
-fn base_build(target: &str, tf: &Path, out: &Path) -> cc::Build {
+fn base_build(cpu: &[String], tf: &Path, out: &Path) -> cc::Build {
     let mut b = cc::Build::new();
     b.cpp(true)
         .no_default_flags(true)
@@ -244,7 +271,7 @@ fn base_build(target: &str, tf: &Path, out: &Path) -> cc::Build {
         .compiler("arm-none-eabi-g++")
         .archiver("arm-none-eabi-ar")
         .flag(opt_flag());
-    for f in cpu_flags(target) {
+    for f in cpu {
         b.flag(f);
     }
     for f in CXX_FLAGS {
@@ -411,10 +438,14 @@ fn main() {
     let tf = tfmicro.join("submodules/tensorflow");
     let commit = pinned_commit(&tfmicro);
 
+    let cpu = cpu_flags(&target, env_var("MCUBENCH_CPU").as_deref());
+
     // ---- TFLM library, once per (target, flags, sources) ----
-    let lib_dir = out.join("tflm-core");
+    // One directory per CPU flag set, so builds for different cores of one target (Cortex-M4
+    // and M7 share thumbv7em) do not recompile TFLM each time they alternate.
+    let lib_dir = out.join(format!("tflm-core-{}", fnv(&cpu.join(" "))));
     fs::create_dir_all(&lib_dir).unwrap();
-    let core = base_build(&target, &tf, &lib_dir);
+    let core = base_build(&cpu, &tf, &lib_dir);
     let compiler = core.get_compiler();
     let cxx_version = Command::new(compiler.path())
         .arg("--version")
@@ -459,7 +490,7 @@ fn main() {
             .compiler("arm-none-eabi-gcc")
             .archiver("arm-none-eabi-ar")
             .flag(opt_flag());
-        for f in cpu_flags(&target) {
+        for f in &cpu {
             c.flag(f);
         }
         for f in C_FLAGS {
@@ -545,7 +576,7 @@ fn main() {
     fs::write(gen.join("ops.cc"), ops_cc).unwrap();
 
     // ---- shim + ops ----
-    let mut shim = base_build(&target, &tf, &out.join("shim"));
+    let mut shim = base_build(&cpu, &tf, &out.join("shim"));
     shim.include(manifest_dir.join("csrc"))
         .include(&gen)
         .file(manifest_dir.join("csrc/mcubench_tflm.cc"))
@@ -559,7 +590,7 @@ fn main() {
     println!("cargo:rustc-link-lib=static=mcubench_tflm_core");
     // newlib's libm (and libc, for errno) of the multilib matching the CPU flags.
     let mut gcc = Command::new("arm-none-eabi-gcc");
-    gcc.args(cpu_flags(&target)).arg("-print-file-name=libm.a");
+    gcc.args(&cpu).arg("-print-file-name=libm.a");
     let libm = gcc
         .output()
         .ok()

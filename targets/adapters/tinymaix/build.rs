@@ -18,6 +18,7 @@ use std::env;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 fn fail(msg: &str) -> ! {
     eprintln!("\nmcubench-adapter-tinymaix build error: {msg}\n");
@@ -61,13 +62,65 @@ fn scratch_of(b: &[u8]) -> Option<(usize, usize, usize)> {
     Some((cs, ks, kcs))
 }
 
-/// The upstream commit of a vendored copy, from `../SOURCES.md` next to it, if listed.
+/// The upstream commit (and its date) of a vendored copy, from `../SOURCES.md` next to it, if
+/// listed. TinyMaix has no release numbers, so the commit is its version.
 fn vendored_commit(dir: &Path) -> Option<String> {
     let sources = dir.parent()?.join("SOURCES.md");
+    println!("cargo:rerun-if-changed={}", sources.display());
     let text = fs::read_to_string(sources).ok()?;
     let line = text.lines().find(|l| l.starts_with("| TinyMaix"))?;
-    let commit = line.split('|').nth(3)?.split_whitespace().next()?.to_string();
-    (commit.len() >= 7 && commit.chars().all(|c| c.is_ascii_hexdigit())).then(|| commit[..12.min(commit.len())].to_string())
+    let cell = line.split('|').nth(3)?;
+    let commit = cell.split_whitespace().next()?.to_string();
+    let date = cell.split_whitespace().nth(1).map(|d| format!(" {d}")).unwrap_or_default();
+    (commit.len() >= 7 && commit.chars().all(|c| c.is_ascii_hexdigit())).then(|| format!("{}{date}", &commit[..12.min(commit.len())]))
+}
+
+fn opt_flag() -> String {
+    match env::var("OPT_LEVEL").as_deref() {
+        Ok("0") => "-O0".into(),
+        Ok("1") => "-O1".into(),
+        Ok("2") => "-O2".into(),
+        Ok("s") => "-Os".into(),
+        Ok("z") => "-Oz".into(),
+        _ => "-O3".into(),
+    }
+}
+
+/// `-mcpu`, `-mfpu`, `-mfloat-abi` for the board's core (`MCUBENCH_CPU`, from boards.yaml;
+/// else the target's usual core). The float ABI follows the Rust target, with the core's
+/// single-precision FPU as the Rust code assumes. `TM_ARCH_ARM_MVEI` needs Helium (M55/M85).
+fn cpu_flags(target: &str, cpu: Option<&str>, arch: &str) -> Vec<String> {
+    let default = if target.starts_with("thumbv7em") {
+        "cortex-m4"
+    } else if target.starts_with("thumbv8m.main") {
+        "cortex-m55"
+    } else if target.starts_with("thumbv7m") {
+        "cortex-m3"
+    } else {
+        "cortex-m0plus"
+    };
+    let cpu = cpu.unwrap_or(default);
+    let v8 = matches!(cpu, "cortex-m33" | "cortex-m35p" | "cortex-m55" | "cortex-m85");
+    if target.starts_with("thumbv8m.main") != v8 {
+        fail(&format!("MCUBENCH_CPU={cpu} does not match the target {target}"));
+    }
+    if arch == "TM_ARCH_ARM_MVEI" && !matches!(cpu, "cortex-m55" | "cortex-m85") {
+        fail(&format!("MCUBENCH_TINYMAIX_ARCH=mvei needs a core with Helium (cortex-m55, cortex-m85), not {cpu}"));
+    }
+    let mut f = vec![format!("-mcpu={cpu}"), "-mthumb".to_string()];
+    if target.ends_with("eabihf") {
+        let fpu = match cpu {
+            "cortex-m4" => "fpv4-sp-d16",
+            "cortex-m7" | "cortex-m33" | "cortex-m35p" => "fpv5-sp-d16",
+            "cortex-m55" | "cortex-m85" => "auto",
+            other => fail(&format!("MCUBENCH_CPU={other} has no FPU for the hard-float target {target}")),
+        };
+        f.push("-mfloat-abi=hard".into());
+        f.push(format!("-mfpu={fpu}"));
+    } else {
+        f.push("-mfloat-abi=soft".into());
+    }
+    f
 }
 
 fn main() {
@@ -157,42 +210,26 @@ fn main() {
     fs::write(&port, h).unwrap();
 
     // ---- compile ----
+    // Every flag is set here (cc's defaults add `-march`, which would override `-mcpu`), so the
+    // recorded flags are exactly the ones used.
+    let mut flags: Vec<String> = vec![opt_flag()];
+    flags.extend(cpu_flags(&target, env_var("MCUBENCH_CPU").as_deref(), arch));
+    // arch_arm_simd.h's inline assembly clobbers r7, Thumb's frame pointer.
+    for f in ["-std=gnu99", "-ffunction-sections", "-fdata-sections", "-fno-common", "-fomit-frame-pointer"] {
+        flags.push(f.into());
+    }
+    if let Some(extra) = env_var("MCUBENCH_TINYMAIX_CFLAGS") {
+        flags.extend(extra.split_whitespace().map(String::from));
+    }
     let mut b = cc::Build::new();
-    b.include(dir.join("include"))
+    b.no_default_flags(true)
+        .include(dir.join("include"))
         .include(dir.join("src"))
         .flag("-include")
         .flag(port.to_str().unwrap())
-        .flag("-std=gnu99")
-        .flag("-ffunction-sections")
-        .flag("-fdata-sections")
-        .flag("-fno-common")
-        // arch_arm_simd.h's inline assembly clobbers r7, Thumb's frame pointer (cc asks for
-        // frame pointers in builds with debug info).
-        .flag("-fomit-frame-pointer")
         .warnings(false);
-    if target.starts_with("thumbv7em") {
-        b.flag("-mthumb").flag("-march=armv7e-m");
-        if target.ends_with("eabihf") {
-            b.flag("-mfpu=fpv4-sp-d16").flag("-mfloat-abi=hard");
-        } else {
-            b.flag("-mfloat-abi=soft");
-        }
-    } else if target.starts_with("thumbv8m.main") {
-        b.flag("-mthumb").flag(if arch == "TM_ARCH_ARM_MVEI" { "-march=armv8.1-m.main+mve+dsp" } else { "-march=armv8-m.main+dsp" });
-        if target.ends_with("eabihf") {
-            b.flag("-mfpu=fpv5-sp-d16").flag("-mfloat-abi=hard");
-        } else {
-            b.flag("-mfloat-abi=soft");
-        }
-    } else if target.starts_with("thumbv7m") {
-        b.flag("-mthumb").flag("-march=armv7-m").flag("-mfloat-abi=soft");
-    } else if target.starts_with("thumbv6m") {
-        b.flag("-mthumb").flag("-march=armv6s-m").flag("-mfloat-abi=soft");
-    }
-    if let Some(extra) = env_var("MCUBENCH_TINYMAIX_CFLAGS") {
-        for f in extra.split_whitespace() {
-            b.flag(f);
-        }
+    for f in &flags {
+        b.flag(f);
     }
     let files = if opt == "TM_OPT1" { ["src/tm_model.c", "src/tm_layers_O1.c"] } else { ["src/tm_model.c", "src/tm_layers.c"] };
     for f in files {
@@ -200,23 +237,26 @@ fn main() {
     }
     let compiler = b.get_compiler();
     let cc_name = compiler.path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let flags: Vec<String> = compiler
-        .args()
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .filter(|a| !a.contains(out.to_str().unwrap()) && !a.starts_with("-I"))
-        .collect();
+    let cc_version = Command::new(compiler.path())
+        .arg("-dumpfullversion")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
     if let Err(e) = b.try_compile("tinymaix") {
         fail(&format!("compiling TinyMaix from {} with {cc_name} failed: {e}", dir.display()));
     }
 
     let arch_short = arch.trim_start_matches("TM_ARCH_");
-    let info = format!(
-        "{version} int8 {arch_short} {} scratch(c={csize},k={ksize},kc={kcsize}; {sized_for}) {cc_name} {}",
+    // Settings, then compiler and flags: `m-mcubench-framework-build-[...]`.
+    let build = format!(
+        "int8 {arch_short} {} scratch(c={csize},k={ksize},kc={kcsize}; {sized_for}), {cc_name} {cc_version} {}",
         opt.trim_start_matches("TM_"),
         flags.join(" ")
     );
-    println!("cargo:rustc-env=TINYMAIX_BUILD_INFO={info}");
+    println!("cargo:rustc-env=TINYMAIX_BUILD_INFO={version} {build}");
+    println!("cargo:rustc-env=TINYMAIX_BUILD={build}");
     println!("cargo:rustc-env=TINYMAIX_VERSION={version}");
     println!("cargo:rustc-env=TINYMAIX_ARCH={arch_short}");
     println!("cargo:rustc-env=TINYMAIX_SCRATCH_BYTES={}", 4 * csize + 4 * ksize + kcsize);

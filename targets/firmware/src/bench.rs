@@ -272,11 +272,14 @@ impl<E: Engine, I: core::fmt::Display> Dut for Bench<E, I> {
     #[inline(never)]
     fn info(&mut self, out: &mut Out) {
         if let Ok(r) = &self.state {
-            let (name, version) = r.engine.framework();
+            let info = r.engine.framework();
             out.str("m-mcubench-framework-[");
-            out.str(name);
+            out.str(info.name);
             out.byte(b' ');
-            out.str(version);
+            out.str(info.version);
+            out.line("]");
+            out.str("m-mcubench-framework-build-[");
+            out.str(info.build);
             out.line("]");
         }
         out.str("m-mcubench-board-[");

@@ -13,11 +13,20 @@ pub struct TensorQuant {
     pub zero_point: i32,
 }
 
+/// What an engine says about itself, for the results' provenance.
+#[derive(Clone, Copy, Debug)]
+pub struct FrameworkInfo {
+    /// `m-mcubench-framework-[<name> <version>]`: one word, then the version.
+    pub name: &'static str,
+    pub version: &'static str,
+    /// `m-mcubench-framework-build-[<compiler> <flags>]`: how the engine's code was compiled.
+    pub build: &'static str,
+}
+
 /// An inference engine behind the MLPerf Tiny protocol.
 pub trait Engine {
     type Error: core::fmt::Display;
-    /// Printed in `m-mcubench-framework-[...]`: name and version.
-    fn framework(&self) -> (&'static str, &'static str);
+    fn framework(&self) -> FrameworkInfo;
     fn input_quant(&self) -> TensorQuant;
     fn output_quant(&self) -> TensorQuant;
     /// The input tensor; written before every [`Engine::invoke`] (engines may reuse its

@@ -29,7 +29,7 @@ use mcubench_runtime::format::*;
 use mcubench_runtime::Model;
 use sys::*;
 
-/// CMSIS-NN commit the kernels were compiled from.
+/// CMSIS-NN version (header revision and commit) the kernels were compiled from.
 pub const VERSION: &str = sys::VERSION;
 /// Kernel variant (`mve`, `dsp`, `c`), compiler and flags.
 pub const BUILD: &str = sys::BUILD;

@@ -115,7 +115,8 @@ fn core_flags(target: &str, cpu: Option<&str>, mve: bool) -> CoreFlags {
             let hard = target.ends_with("hf");
             let fpu = match cpu {
                 "cortex-m4" => "fpv4-sp-d16",
-                "cortex-m7" => "fpv5-d16",
+                // Single precision, as the Rust target assumes (and the STM32F746 has).
+                "cortex-m7" => "fpv5-sp-d16",
                 other => bad_cpu(other, "cortex-m4, cortex-m7"),
             };
             let mut f = vec![format!("-mcpu={cpu}"), "-mthumb".into()];
@@ -190,12 +191,28 @@ fn source_dir(manifest_dir: &Path) -> PathBuf {
     dir.canonicalize().unwrap_or(dir)
 }
 
-/// The version recorded in the results: the setting, the checkout's commit, or the commit
-/// `SOURCES.md` (next to a vendored copy) lists for CMSIS-NN.
+/// `$Revision: V.19.1.0` in `Include/arm_nnfunctions.h`: CMSIS-NN's API version.
+fn header_revision(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("Include/arm_nnfunctions.h")).ok()?;
+    let line = text.lines().find(|l| l.contains("$Revision:"))?;
+    let v = line.split("$Revision:").nth(1)?.split_whitespace().next()?;
+    Some(v.trim_start_matches("V.").trim_start_matches('V').to_string())
+}
+
+/// The version recorded in the results: the setting, else `<header revision> (<commit>)` with
+/// the checkout's commit or the commit `SOURCES.md` (next to a vendored copy) lists.
 fn version(dir: &Path) -> String {
     if let Some(v) = env_var("MCUBENCH_CMSIS_NN_VERSION") {
         return v;
     }
+    let commit = commit(dir);
+    match header_revision(dir) {
+        Some(rev) => format!("{rev} ({commit})"),
+        None => commit,
+    }
+}
+
+fn commit(dir: &Path) -> String {
     if dir.join(".git").exists() {
         let out = Command::new("git").arg("-C").arg(dir).args(["rev-parse", "--short=12", "HEAD"]).output();
         if let Ok(out) = out {

@@ -7,6 +7,8 @@ use core::ffi::c_void;
 
 /// TinyMaix's version (upstream commit), flags and configuration, for the results.
 pub const BUILD_INFO: &str = env!("TINYMAIX_BUILD_INFO");
+/// Settings, compiler and flags (BUILD_INFO without the version).
+pub const BUILD: &str = env!("TINYMAIX_BUILD");
 /// Upstream commit of the sources compiled.
 pub const VERSION: &str = env!("TINYMAIX_VERSION");
 /// `CPU`, `ARM_SIMD` or `ARM_MVEI`.

@@ -5,7 +5,7 @@ use mcubench_adapter_cmsis_nn::{self as cmsis, Executor, SCRATCH_BYTES};
 use mcubench_runtime::{Model, ModelError};
 
 use crate::config::ARENA_BYTES;
-use crate::engine::{Engine, TensorQuant};
+use crate::engine::{Engine, FrameworkInfo, TensorQuant};
 
 #[repr(C, align(16))]
 struct Aligned<T: ?Sized>(T);
@@ -18,9 +18,6 @@ static mut ARENA: Aligned<[u8; ARENA_BYTES]> = Aligned([0; ARENA_BYTES]);
 
 /// CMSIS-NN's scratch buffer: the largest `*_get_buffer_size` of the model's operators.
 static mut SCRATCH: Aligned<[u8; SCRATCH_BYTES]> = Aligned([0; SCRATCH_BYTES]);
-
-/// The framework version: `<CMSIS-NN commit> (<variant>, <compiler> <flags>)`.
-const VERSION: &str = cmsis::VERSION_AND_BUILD;
 
 /// Set-up errors, reported as `e-` lines at boot.
 pub enum InitError {
@@ -64,8 +61,8 @@ pub fn new() -> Result<CmsisNn, InitError> {
 impl Engine for CmsisNn {
     type Error = cmsis::Error;
 
-    fn framework(&self) -> (&'static str, &'static str) {
-        ("cmsis-nn", VERSION)
+    fn framework(&self) -> FrameworkInfo {
+        FrameworkInfo { name: "cmsis-nn", version: cmsis::VERSION, build: cmsis::BUILD }
     }
     fn input_quant(&self) -> TensorQuant {
         self.input

@@ -3,7 +3,7 @@
 use mcubench_runtime::{Interpreter, Model, ModelError, RuntimeError, TensorInfo};
 
 use crate::config::{ARENA_BYTES, RUNTIME_VERSION};
-use crate::engine::{Engine, TensorQuant};
+use crate::engine::{Engine, FrameworkInfo, TensorQuant};
 
 #[repr(C, align(16))]
 struct Aligned<T: ?Sized>(T);
@@ -62,12 +62,9 @@ impl ReferenceRuntime {
 impl Engine for ReferenceRuntime {
     type Error = RuntimeError;
 
-    fn framework(&self) -> (&'static str, &'static str) {
-        if cfg!(feature = "kernels-portable") {
-            ("reference-runtime-portable", RUNTIME_VERSION)
-        } else {
-            ("reference-runtime", RUNTIME_VERSION)
-        }
+    fn framework(&self) -> FrameworkInfo {
+        let name = if cfg!(feature = "kernels-portable") { "reference-runtime-portable" } else { "reference-runtime" };
+        FrameworkInfo { name, version: RUNTIME_VERSION, build: crate::config::RUST_BUILD }
     }
     fn input_quant(&self) -> TensorQuant {
         quant(self.interp.model().input())

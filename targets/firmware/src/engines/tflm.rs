@@ -6,10 +6,10 @@
 //! adapter finds the smallest prefix of it that `AllocateTensors` accepts and runs the model on
 //! exactly that prefix. `m-mcubench-arena-[used/size]` reports that minimum as used and the
 //! reserve as size.
-use mcubench_adapter_tflm::{Error, Interpreter, OVERHEAD_BYTES, VERSION};
+use mcubench_adapter_tflm::{Error, Interpreter, BUILD_FLAGS, OVERHEAD_BYTES, VERSION};
 
 use crate::config::ARENA_BYTES;
-use crate::engine::{Engine, TensorQuant};
+use crate::engine::{Engine, FrameworkInfo, TensorQuant};
 
 #[repr(C, align(16))]
 struct Aligned<T: ?Sized>(T);
@@ -44,8 +44,8 @@ fn quant((len, scale, zero_point): (usize, f32, i32)) -> TensorQuant {
 impl Engine for Tflm {
     type Error = Error;
 
-    fn framework(&self) -> (&'static str, &'static str) {
-        ("tflite-micro", VERSION)
+    fn framework(&self) -> FrameworkInfo {
+        FrameworkInfo { name: "tflite-micro", version: VERSION, build: BUILD_FLAGS }
     }
     fn input_quant(&self) -> TensorQuant {
         quant(self.interp.input_quant())

@@ -7,7 +7,7 @@
 //! kernel offsets) is static C data and shows in static RAM.
 use mcubench_adapter_tinymaix as tm;
 
-use crate::engine::{Engine, TensorQuant};
+use crate::engine::{Engine, FrameworkInfo, TensorQuant};
 
 #[repr(C, align(16))]
 struct Aligned<T: ?Sized>(T);
@@ -133,8 +133,8 @@ impl TinyMaix {
 impl Engine for TinyMaix {
     type Error = RunError;
 
-    fn framework(&self) -> (&'static str, &'static str) {
-        ("tinymaix", tm::BUILD_INFO)
+    fn framework(&self) -> FrameworkInfo {
+        FrameworkInfo { name: "tinymaix", version: tm::VERSION, build: tm::BUILD }
     }
     fn input_quant(&self) -> TensorQuant {
         self.in_q

@@ -7,7 +7,7 @@
 
 use core::ffi::c_void;
 
-/// CMSIS-NN commit (or the `MCUBENCH_CMSIS_NN_VERSION` setting).
+/// `<API revision from arm_nnfunctions.h> (<commit>)`, or the `MCUBENCH_CMSIS_NN_VERSION` setting.
 pub const VERSION: &str = env!("MCUBENCH_CMSIS_NN_VERSION");
 /// Kernel variant, compiler and flags the library was built with.
 pub const BUILD: &str = env!("MCUBENCH_CMSIS_NN_BUILD");
