@@ -263,7 +263,7 @@ pub fn study_tables(a: &Analysis, opts: &Options) -> Vec<Table> {
 
 /// The platforms under test: one row per board x framework in the results.
 pub fn platforms_table(a: &Analysis, boards: &[BoardInfo]) -> Table {
-    let columns = ["Board", "MCU", "Core", "Clock (MHz)", "Flash (KB)", "SRAM (KB)", "Framework", "Runs on"];
+    let columns = ["Board", "MCU", "Core", "Clock (MHz)", "Flash (KB)", "SRAM (KB)", "Framework", "Built with", "Runs on"];
     let mut rows = Vec::new();
     for s in &a.systems {
         let info = boards.iter().find(|b| b.name == s.board);
@@ -294,10 +294,15 @@ pub fn platforms_table(a: &Analysis, boards: &[BoardInfo]) -> Table {
             Cell::text(mem(info.map(|b| b.flash_bytes))),
             Cell::text(mem(info.map(|b| b.ram_bytes))),
             Cell::text(s.framework_label()),
+            // As the firmware reports it; n/a for older records and firmware that does not say.
+            Cell::text(a.framework_flags.get(s).cloned().unwrap_or_else(|| "n/a".into())),
             Cell::text(runs_on),
         ]);
     }
-    let mut notes = vec!["Flash and SRAM: the memory budget the harness enforces (from boards.yaml); KB = 1024 bytes".to_string()];
+    let mut notes = vec![
+        "Flash and SRAM: the memory budget the harness enforces (from boards.yaml); KB = 1024 bytes".to_string(),
+        "Framework and Built with: the version, compiler and flags the firmware reports (m-mcubench-framework lines)".to_string(),
+    ];
     if a.systems.iter().any(|s| s.emulated()) {
         notes.push("Emulated boards imitate the named part's memory budget; their clock is the FPGA image's system clock".into());
     }

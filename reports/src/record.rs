@@ -47,18 +47,103 @@ impl fmt::Display for JobKey {
 }
 
 /// Everything needed to know what produced a figure.
+///
+/// In the store, `framework_flags` (the compiler and flags the framework was built with, as
+/// the firmware reports them) is a field of its own, optional, so older records still read
+/// (schema 1). In memory it rides on `toolchain`, after a newline ([`Provenance::framework_flags`],
+/// [`Provenance::set_framework_flags`]), because code outside this crate builds `Provenance`
+/// with every field named; a new field would break it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "ProvenanceRepr", into = "ProvenanceRepr")]
 pub struct Provenance {
     pub harness_version: String,
     pub git_revision: Option<String>,
     pub firmware_sha256: Option<String>,
+    /// The framework's version: what the firmware reports in `m-mcubench-framework-[...]`.
     pub framework_version: Option<String>,
+    /// The firmware's Rust toolchain (`rustc -V`); see the type's note for the framework flags.
     pub toolchain: Option<String>,
     pub emulator: Option<String>,
     pub cpu: String,
     pub target: String,
     pub clock_hz: u64,
     pub board_kind: String,
+}
+
+impl Provenance {
+    /// The compiler and flags the framework was built with (`m-mcubench-framework-build-[...]`).
+    pub fn framework_flags(&self) -> Option<&str> {
+        self.toolchain.as_deref().and_then(|t| t.split_once('\n')).map(|(_, f)| f)
+    }
+
+    /// The Rust toolchain alone.
+    pub fn rust_toolchain(&self) -> Option<&str> {
+        self.toolchain.as_deref().map(|t| t.split_once('\n').map_or(t, |(r, _)| r))
+    }
+
+    pub fn set_framework_flags(&mut self, flags: Option<&str>) {
+        let rust = self.rust_toolchain().map(str::to_string);
+        self.toolchain = match (rust, flags.map(|f| f.replace('\n', " "))) {
+            (r, None) => r,
+            (r, Some(f)) => Some(format!("{}\n{f}", r.unwrap_or_default())),
+        };
+    }
+}
+
+/// The stored shape of [`Provenance`].
+#[derive(Serialize, Deserialize)]
+struct ProvenanceRepr {
+    harness_version: String,
+    git_revision: Option<String>,
+    firmware_sha256: Option<String>,
+    framework_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    framework_flags: Option<String>,
+    toolchain: Option<String>,
+    emulator: Option<String>,
+    cpu: String,
+    target: String,
+    clock_hz: u64,
+    board_kind: String,
+}
+
+impl From<ProvenanceRepr> for Provenance {
+    fn from(r: ProvenanceRepr) -> Self {
+        let mut p = Provenance {
+            harness_version: r.harness_version,
+            git_revision: r.git_revision,
+            firmware_sha256: r.firmware_sha256,
+            framework_version: r.framework_version,
+            toolchain: r.toolchain,
+            emulator: r.emulator,
+            cpu: r.cpu,
+            target: r.target,
+            clock_hz: r.clock_hz,
+            board_kind: r.board_kind,
+        };
+        p.set_framework_flags(r.framework_flags.as_deref());
+        p
+    }
+}
+
+impl From<Provenance> for ProvenanceRepr {
+    fn from(p: Provenance) -> Self {
+        let framework_flags = p.framework_flags().map(str::to_string);
+        let toolchain = p.rust_toolchain().filter(|t| !t.is_empty()).map(str::to_string);
+        ProvenanceRepr {
+            harness_version: p.harness_version,
+            git_revision: p.git_revision,
+            firmware_sha256: p.firmware_sha256,
+            framework_version: p.framework_version,
+            framework_flags,
+            toolchain,
+            emulator: p.emulator,
+            cpu: p.cpu,
+            target: p.target,
+            clock_hz: p.clock_hz,
+            board_kind: p.board_kind,
+        }
+    }
 }
 
 /// The payload of a record.
@@ -151,5 +236,28 @@ impl ResultRecord {
             Entry::Metric { metric, value, source, .. } => Some((*metric, *value, *source)),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framework_flags_are_a_field_of_their_own_in_the_store() {
+        let mut p = Provenance { toolchain: Some("rustc 1.95.0".into()), framework_version: Some("2020-07-12".into()), ..Default::default() };
+        p.set_framework_flags(Some("arm-none-eabi-g++ 12.2.1 -O3 -mcpu=cortex-m7"));
+        assert_eq!(p.framework_flags(), Some("arm-none-eabi-g++ 12.2.1 -O3 -mcpu=cortex-m7"));
+        assert_eq!(p.rust_toolchain(), Some("rustc 1.95.0"));
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["framework_flags"], "arm-none-eabi-g++ 12.2.1 -O3 -mcpu=cortex-m7");
+        assert_eq!(json["toolchain"], "rustc 1.95.0");
+        assert_eq!(serde_json::from_value::<Provenance>(json).unwrap(), p);
+        // Records written before the field existed still read, without flags.
+        let old = r#"{"harness_version":"0.1.0","git_revision":null,"firmware_sha256":null,"framework_version":"0.1.0","toolchain":"rustc 1.95.0","emulator":null,"cpu":"Cortex-M4","target":"t","clock_hz":1,"board_kind":"qemu"}"#;
+        let p: Provenance = serde_json::from_str(old).unwrap();
+        assert_eq!(p.framework_flags(), None);
+        assert_eq!(p.toolchain.as_deref(), Some("rustc 1.95.0"));
+        assert!(!serde_json::to_string(&p).unwrap().contains("framework_flags"));
     }
 }

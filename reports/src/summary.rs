@@ -116,6 +116,8 @@ pub struct Analysis {
     pub runs: Vec<String>,
     /// The toolchain that built each system's firmware (first seen).
     pub toolchains: BTreeMap<System, String>,
+    /// The compiler and flags each system's framework was built with (first seen).
+    pub framework_flags: BTreeMap<System, String>,
 }
 
 fn system_of(r: &ResultRecord) -> System {
@@ -297,8 +299,11 @@ pub fn analyse(records: &[ResultRecord]) -> PolarsResult<Analysis> {
             a.runs.push(r.run_id.clone());
         }
         a.jobs.insert((sys.clone(), r.job.workload.clone()));
-        if let Some(t) = &r.provenance.toolchain {
-            a.toolchains.entry(sys.clone()).or_insert_with(|| t.clone());
+        if let Some(t) = r.provenance.rust_toolchain() {
+            a.toolchains.entry(sys.clone()).or_insert_with(|| t.to_string());
+        }
+        if let Some(f) = r.provenance.framework_flags() {
+            a.framework_flags.entry(sys.clone()).or_insert_with(|| f.to_string());
         }
         match &r.entry {
             Entry::Metric { metric, note: Some(note), .. } => {
