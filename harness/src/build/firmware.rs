@@ -44,6 +44,8 @@ fn build_env(
         ("MCUBENCH_ARENA_BYTES", model.imported.arena_bytes.max(4).to_string()),
         ("MCUBENCH_INPUT_BYTES", workload.input_wire_bytes().to_string()),
         ("MCUBENCH_SYSTICK_HZ", board.systick_hz.to_string()),
+        // The core the C/C++ frameworks are compiled for (-mcpu and its FPU).
+        ("MCUBENCH_CPU", board.cpu.gcc_name().to_string()),
         ("MCUBENCH_FLASH_ORIGIN", format!("{:#x}", board.memory.flash.origin)),
         ("MCUBENCH_FLASH_SIZE", format!("{:#x}", board.memory.flash.size)),
         ("MCUBENCH_RAM_ORIGIN", format!("{:#x}", board.memory.ram.origin)),
@@ -59,6 +61,51 @@ fn build_env(
         }
     }
     env
+}
+
+/// The settings of a framework whose sources live outside the repository, and where those
+/// sources are: (environment variables read by its build script, the source tree and its
+/// default). Keep in step with the adapters' build scripts (targets/adapters/*/build.rs).
+pub fn external_sources(root: &Path, framework: &str, env: &dyn Fn(&str) -> Option<String>) -> (&'static [&'static str], Option<PathBuf>) {
+    let vendor = |dir: &str| root.join("../shared/vendor").join(dir);
+    let tree = |var: &str, default: Option<PathBuf>| env(var).filter(|v| !v.trim().is_empty()).map(|v| PathBuf::from(v.trim())).or(default);
+    match framework {
+        "cmsis-nn" => (
+            &["MCUBENCH_CMSIS_NN_DIR", "MCUBENCH_CMSIS_NN_VERSION", "MCUBENCH_CMSIS_NN_MVE", "MCUBENCH_CMSIS_NN_CFLAGS"],
+            tree("MCUBENCH_CMSIS_NN_DIR", Some(vendor("CMSIS-NN"))),
+        ),
+        "tinymaix" => (
+            &[
+                "MCUBENCH_TINYMAIX_DIR",
+                "MCUBENCH_TINYMAIX_VERSION",
+                "MCUBENCH_TINYMAIX_ARCH",
+                "MCUBENCH_TINYMAIX_OPT",
+                "MCUBENCH_TINYMAIX_CFLAGS",
+            ],
+            tree("MCUBENCH_TINYMAIX_DIR", Some(vendor("TinyMaix"))),
+        ),
+        // Without the setting, the tfmicro crate pinned to =0.1.0 in cargo's registry cache,
+        // which never changes.
+        "tflite-micro" => (&["MCUBENCH_TFMICRO_SRC"], tree("MCUBENCH_TFMICRO_SRC", None)),
+        _ => (&[], None),
+    }
+}
+
+/// Adds a framework's out-of-tree settings and a fingerprint of its source tree (and of the
+/// `SOURCES.md` next to a vendored copy, where the recorded version comes from) to the key,
+/// so that pointing at other sources, or changing them, rebuilds.
+pub fn add_external_sources(key: &mut InputHash, root: &Path, framework: &str, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+    let (vars, tree) = external_sources(root, framework, env);
+    for k in vars {
+        key.add(k, env(k).unwrap_or_default().as_bytes());
+    }
+    if let Some(dir) = tree {
+        key.add_tree_fingerprint(&dir).with_context(|| format!("cannot read the {framework} sources at {}", dir.display()))?;
+        if let Some(sources) = dir.parent().map(|p| p.join("SOURCES.md")).filter(|p| p.is_file()) {
+            key.add("SOURCES.md", &std::fs::read(&sources)?);
+        }
+    }
+    Ok(())
 }
 
 /// Builds (or finds in the cache) the firmware for a job.
@@ -104,16 +151,13 @@ pub async fn build(
     match (&tinymaix, framework.model_file) {
         (Some((_, sha)), _) => {
             key.add("model-file", sha.as_bytes());
-            // The TinyMaix sources and settings live outside targets/.
-            for k in ["MCUBENCH_TINYMAIX_DIR", "MCUBENCH_TINYMAIX_ARCH", "MCUBENCH_TINYMAIX_OPT", "MCUBENCH_TINYMAIX_CFLAGS"] {
-                key.add(k, std::env::var(k).unwrap_or_default().as_bytes());
-            }
         }
         (None, ModelFile::None) => {}
         (None, _) => {
             key.add("model-file", model.tflite_sha256.as_bytes());
         }
     }
+    add_external_sources(&mut key, root, framework.name, &|k| std::env::var(k).ok())?;
     for (k, v) in &env {
         if *k != "MCUBENCH_MODEL_BLOB" && *k != "MCUBENCH_MODEL_FILE" {
             key.add(k, v.as_bytes());
@@ -163,4 +207,46 @@ pub async fn build(
     drop(lock);
     let bytes = std::fs::read(&elf)?;
     Ok(Firmware { sha256: sha256_hex(&bytes), elf, cached: false, build_secs: started.elapsed().as_secs_f64() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(root: &Path, framework: &str, env: &[(&str, String)]) -> String {
+        let lookup = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+        let mut h = InputHash::new();
+        add_external_sources(&mut h, root, framework, &lookup).unwrap();
+        h.hex()
+    }
+
+    #[test]
+    fn switching_or_touching_external_sources_changes_the_key() {
+        let tmp = std::env::temp_dir().join(format!("mcubench-fwkey-{}", std::process::id()));
+        let (a, b) = (tmp.join("a/CMSIS-NN"), tmp.join("b/CMSIS-NN"));
+        for d in [&a, &b] {
+            std::fs::create_dir_all(d.join("Include")).unwrap();
+            std::fs::write(d.join("Include/arm_nnfunctions.h"), "x").unwrap();
+        }
+        let root = tmp.join("repo");
+        let with = |dir: &Path| vec![("MCUBENCH_CMSIS_NN_DIR", dir.display().to_string())];
+        let ka = key(&root, "cmsis-nn", &with(&a));
+        assert_eq!(ka, key(&root, "cmsis-nn", &with(&a)), "stable");
+        assert_ne!(ka, key(&root, "cmsis-nn", &with(&b)), "another checkout");
+        let mve = [with(&a), vec![("MCUBENCH_CMSIS_NN_MVE", "0".to_string())]].concat();
+        assert_ne!(ka, key(&root, "cmsis-nn", &mve), "a setting");
+        // A changed or added file (size or mtime) in the tree.
+        std::fs::write(a.join("Include/arm_nnfunctions.h"), "xy").unwrap();
+        let kb = key(&root, "cmsis-nn", &with(&a));
+        assert_ne!(ka, kb, "a changed file");
+        std::fs::write(a.join("Include/new.h"), "").unwrap();
+        assert_ne!(kb, key(&root, "cmsis-nn", &with(&a)), "an added file");
+        // TinyMaix and TFLM settings count for their frameworks only.
+        let tm = vec![("MCUBENCH_TINYMAIX_DIR", b.display().to_string())];
+        assert_ne!(key(&root, "tinymaix", &tm), key(&root, "tinymaix", &with(&a)));
+        let tf = vec![("MCUBENCH_TFMICRO_SRC", b.display().to_string())];
+        assert_ne!(key(&root, "tflite-micro", &tf), key(&root, "tflite-micro", &[]));
+        assert_eq!(key(&root, "reference-runtime", &tm), key(&root, "reference-runtime", &[]));
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
 }

@@ -35,6 +35,26 @@ impl InputHash {
         Ok(self)
     }
 
+    /// Adds a cheap fingerprint of every file below `dir`: relative path, size and mtime
+    /// (not the contents), for large third-party trees outside the repository. A missing
+    /// directory is hashed as such (the build then fails and says why).
+    pub fn add_tree_fingerprint(&mut self, dir: &Path) -> std::io::Result<&mut Self> {
+        self.add("tree", dir.to_string_lossy().as_bytes());
+        if !dir.is_dir() {
+            self.add("missing", &[]);
+            return Ok(self);
+        }
+        let mut files = Vec::new();
+        collect(dir, dir, &mut files)?;
+        files.sort();
+        for rel in files {
+            let meta = std::fs::metadata(dir.join(&rel))?;
+            let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+            self.add(&rel, format!("{} {mtime}", meta.len()).as_bytes());
+        }
+        Ok(self)
+    }
+
     pub fn hex(&self) -> String {
         hex(&self.0.clone().finalize())
     }

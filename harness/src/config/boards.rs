@@ -156,6 +156,18 @@ pub enum Cpu {
 }
 
 impl Cpu {
+    /// The core as GCC's `-mcpu` names it (`MCUBENCH_CPU` for the C/C++ framework builds).
+    pub fn gcc_name(self) -> &'static str {
+        match self {
+            Cpu::CortexM0Plus => "cortex-m0plus",
+            Cpu::CortexM3 => "cortex-m3",
+            Cpu::CortexM4 => "cortex-m4",
+            Cpu::CortexM7 => "cortex-m7",
+            Cpu::CortexM33 => "cortex-m33",
+            Cpu::CortexM55 => "cortex-m55",
+        }
+    }
+
     /// The Rust target triples that can run on this core.
     pub fn compatible_targets(self) -> &'static [&'static str] {
         match self {
