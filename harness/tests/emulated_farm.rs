@@ -121,10 +121,37 @@ async fn default_farm_is_bit_exact_and_counts_repeat_across_runs() {
         }
     }
 
+    // Every record (the ELF sizes made before the board is heard from too) carries the
+    // version and build flags the firmware reports.
+    for r in &first {
+        assert_eq!(r.provenance.framework_version.as_deref(), Some(env!("CARGO_PKG_VERSION")), "{r:?}");
+        let flags = r.provenance.framework_flags().unwrap_or_default();
+        assert!(flags.starts_with("rustc ") && flags.contains("opt-level=3"), "{}: {flags}", r.job);
+    }
+
     // Everything went to the store as it arrived.
     let loaded = store::load(&store_path).unwrap();
     assert_eq!(loaded.records.len(), first.len() + second.len());
     assert!(loaded.warnings.is_empty());
+    assert_eq!(loaded.records[0].provenance.framework_flags(), first[0].provenance.framework_flags());
+}
+
+#[tokio::test]
+async fn an_infer_timeout_names_board_job_command_and_budget() {
+    let boards = default_boards();
+    let dir = tempfile::tempdir().unwrap();
+    let sel = Selection { boards: vec!["mps2-an386".into()], ..Selection::default() };
+    // No time at all for an inference: the first `infer` must time out.
+    let mut cfg = config("infer-timeout", 1, 1);
+    cfg.timeouts.infer = Duration::ZERO;
+    cfg.timeouts.infer_per_inference = Duration::from_micros(1);
+    let records = run_and_store(&boards, sel, cfg, &dir.path().join("r.jsonl"), |_| {}).await;
+    let fails = failures(&records);
+    assert_eq!(fails.len(), 1, "{fails:?}");
+    let f = &fails[0];
+    assert!(f.starts_with("mps2-an386 / reference-runtime / ad01: timeout: "), "{f}");
+    assert!(f.contains("(board mps2-an386): `infer 1 0` timed out"), "{f}");
+    assert!(f.contains("--infer-budget"), "{f}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -128,6 +128,11 @@ struct RunArgs {
     /// Seconds a whole job may take before the board is stopped.
     #[arg(long, default_value_t = 300)]
     job_timeout: u64,
+    /// Host seconds allowed per inference while waiting for an `infer N W` reply: the wait for
+    /// each reply line is 60 s + SECONDS x (N + W). Raise it for heavy models on a slow or
+    /// loaded host (and --job-timeout with it).
+    #[arg(long, value_name = "SECONDS", default_value_t = runner::DEFAULT_INFER_BUDGET.as_secs_f64(), value_parser = parse_seconds)]
+    infer_budget: f64,
     /// Print the run's records as JSON on stdout instead of the tables.
     #[arg(long)]
     json: bool,
@@ -174,6 +179,13 @@ impl BoardsFileArg {
                 Paths::from_env().root.join("boards.yaml")
             }
         })
+    }
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 && v < 1e9 => Ok(v),
+        _ => Err(format!("'{s}' is not a number of seconds (e.g. 15 or 2.5)")),
     }
 }
 
@@ -244,7 +256,11 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         windows: args.windows,
         golden_checks: args.golden_checks,
         use_plugin: !args.no_plugin,
-        timeouts: Timeouts { job: std::time::Duration::from_secs(args.job_timeout), ..Timeouts::default() },
+        timeouts: Timeouts {
+            job: std::time::Duration::from_secs(args.job_timeout),
+            infer_per_inference: std::time::Duration::from_secs_f64(args.infer_budget),
+            ..Timeouts::default()
+        },
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let run_id = cfg.run_id.clone();

@@ -397,6 +397,11 @@ where
     /// `m-infer-start-N`, two `m-lap-us-<u32>` (performance mode), `m-infer-done`,
     /// `m-results-[...]`, in that order, plus `m-mcubench-*` extension lines anywhere.
     pub async fn infer(&mut self, runs: u32, warmups: u32) -> Result<InferReport, ProtocolError> {
+        self.infer_within(runs, warmups, self.config.infer_timeout).await
+    }
+
+    /// [`Self::infer`] with its own reply-line timeout (e.g. scaled with the inference count).
+    pub async fn infer_within(&mut self, runs: u32, warmups: u32, timeout: Duration) -> Result<InferReport, ProtocolError> {
         let cmd = format!("infer {runs} {warmups}");
         if runs == 0 {
             return Err(ProtocolError::InvalidCommand {
@@ -404,7 +409,7 @@ where
                 reason: "the DUT requires at least one measured run".into(),
             });
         }
-        let r = self.command(&cmd, self.config.infer_timeout).await?;
+        let r = self.command(&cmd, timeout).await?;
         let energy = self.timestamp_mode == Some(TimestampMode::Energy);
         parse_infer(r, runs, warmups, energy)
     }

@@ -1,11 +1,12 @@
 //! One job on one board: sizes from the ELF, then a QEMU session that checks the output
 //! against the goldens bit for bit and measures the timed windows.
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::{failure, record, HostInfo, ReadyJob, RunConfig};
+use super::{record_with, FrameworkReport, HostInfo, ReadyJob, RunConfig};
 use crate::build::elf;
 use crate::config::BoardKind;
 use crate::events::RunEvent;
@@ -14,14 +15,57 @@ use crate::results::*;
 use crate::session::qemu::{QemuLaunch, QemuSession};
 use mcubench_workloads::workload::InputFormat;
 
+/// Makes a job's records. Every record of a job carries the framework version and flags the
+/// firmware reports, so records made before the firmware is heard from (the ELF's sizes) are
+/// held until its `profile` reply, or until the job ends without one.
+struct Recorder<'a> {
+    cfg: &'a RunConfig,
+    host: &'a HostInfo,
+    r: &'a ReadyJob,
+    events: &'a UnboundedSender<RunEvent>,
+    framework: Mutex<Option<FrameworkReport>>,
+    pending: Mutex<Option<Vec<Entry>>>,
+}
+
+impl Recorder<'_> {
+    fn send(&self, entry: Entry) {
+        let fw = self.framework.lock().unwrap().clone();
+        let _ = self.events.send(record_with(self.cfg, self.host, &self.r.job, Some(&self.r.firmware), fw.as_ref(), entry));
+    }
+
+    fn emit(&self, entry: Entry) {
+        if let Some(held) = self.pending.lock().unwrap().as_mut() {
+            held.push(entry);
+            return;
+        }
+        self.send(entry);
+    }
+
+    fn failure(&self, stage: &str, message: String) {
+        self.emit(Entry::Failure { stage: stage.to_string(), message });
+    }
+
+    /// Sends what was held (once).
+    fn flush(&self) {
+        let held = self.pending.lock().unwrap().take();
+        for e in held.into_iter().flatten() {
+            self.send(e);
+        }
+    }
+
+    fn set_framework(&self, report: FrameworkReport) {
+        *self.framework.lock().unwrap() = Some(report);
+        self.flush();
+    }
+}
+
 /// Runs a job to the end, turning every outcome into records; never fails itself.
 pub(crate) async fn run_job(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &UnboundedSender<RunEvent>) {
     let started = Instant::now();
     let key = r.job.key();
     let _ = events.send(RunEvent::JobStarted { job: key.clone() });
-    let emit = |entry: Entry| {
-        let _ = events.send(record(cfg, host, &r.job, Some(&r.firmware), entry));
-    };
+    let rec = Recorder { cfg, host, r, events, framework: Mutex::new(None), pending: Mutex::new(Some(Vec::new())) };
+    let emit = |entry: Entry| rec.emit(entry);
     let metric = |metric: Metric, value: f64, unit: &str, source: Source, note: Option<String>| {
         emit(Entry::Metric { metric, value, unit: unit.into(), source, note })
     };
@@ -41,24 +85,23 @@ pub(crate) async fn run_job(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, even
             metric(Metric::FlashBytes, s.flash as f64, "bytes", Source::Measured, None);
             metric(Metric::StaticRamBytes, s.static_ram as f64, "bytes", Source::Measured, None);
         }
-        Err(e) => {
-            let _ = events.send(failure(cfg, host, &r.job, Some(&r.firmware), "elf", e.to_string()));
-        }
+        Err(e) => rec.failure("elf", e.to_string()),
     }
 
-    let ok = match tokio::time::timeout(cfg.timeouts.job, measure(cfg, host, r, events)).await {
+    let ok = match tokio::time::timeout(cfg.timeouts.job, measure(cfg, host, r, events, &rec)).await {
         Ok(Ok(())) => true,
         Ok(Err(e)) => {
             let (stage, msg) = split_stage(&e);
-            let _ = events.send(failure(cfg, host, &r.job, Some(&r.firmware), &stage, msg));
+            rec.failure(&stage, msg);
             false
         }
         Err(_) => {
             let msg = format!("the job did not finish within {:?}; the board was stopped", cfg.timeouts.job);
-            let _ = events.send(failure(cfg, host, &r.job, Some(&r.firmware), "timeout", msg));
+            rec.failure("timeout", msg);
             false
         }
     };
+    rec.flush();
     let _ = events.send(RunEvent::JobFinished { job: key, ok, elapsed: started.elapsed() });
 }
 
@@ -95,7 +138,7 @@ fn split_stage(e: &anyhow::Error) -> (String, String) {
     (stage.to_string(), msg.join(": "))
 }
 
-async fn measure(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &UnboundedSender<RunEvent>) -> anyhow::Result<()> {
+async fn measure(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &UnboundedSender<RunEvent>, rec: &Recorder<'_>) -> anyhow::Result<()> {
     let job = &r.job;
     if job.board.kind != BoardKind::Qemu {
         bail!("{} boards are not supported by this version yet", job.board.kind.label());
@@ -103,9 +146,8 @@ async fn measure(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &Unboun
     let step = |s: String| {
         let _ = events.send(RunEvent::JobStep { job: job.key(), step: s });
     };
-    let emit = |entry: Entry| {
-        let _ = events.send(record(cfg, host, job, Some(&r.firmware), entry));
-    };
+    let emit = |entry: Entry| rec.emit(entry);
+    let on_framework = |f: FrameworkReport| rec.set_framework(f);
     let workdir = cfg.paths.cache.join("sessions").join(&cfg.run_id).join(format!("{}-{}-{}", job.board.name, job.framework, job.workload.id));
     // An external firmware is counted only if it has the window markers; without them the
     // plugin would wait for windows that never come.
@@ -125,7 +167,7 @@ async fn measure(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &Unboun
     .await
     .stage("boot")?;
     let _ = events.send(RunEvent::SessionStarted { job: job.key(), pid: session.pid() });
-    let result = drive(cfg, r, &mut session, stream, &step, &emit).await;
+    let result = drive(cfg, r, &mut session, stream, &step, &emit, &on_framework).await;
     let result = match result {
         Err(e) => match session.exited_within(Duration::from_millis(500)).await {
             Some(status) => Err(e.context(format!("QEMU exited ({status})"))),
@@ -144,6 +186,7 @@ async fn drive(
     stream: tokio::net::TcpStream,
     step: &(dyn Fn(String) + Sync),
     emit: &(dyn Fn(Entry) + Sync),
+    on_framework: &(dyn Fn(FrameworkReport) + Sync),
 ) -> anyhow::Result<()> {
     let job = &r.job;
     let w = job.workload;
@@ -160,6 +203,18 @@ async fn drive(
         .and_then(|r| r.map_err(anyhow::Error::from))
         .stage("boot")?;
     let profile = dut.profile().await.stage("profile")?;
+    if let Some(f) = FrameworkReport::from_extensions(&profile.extensions) {
+        // Our firmware must be the engine the job asked for (an external one names itself).
+        if job.external.is_none() && f.name != job.framework {
+            return Err(anyhow::anyhow!(
+                "the firmware reports framework '{}', expected '{}' (wrong firmware flashed?)",
+                f.name,
+                job.framework
+            ))
+            .stage("profile");
+        }
+        on_framework(f);
+    }
     if profile.model_id.as_deref() != Some(w.id) {
         bail!(
             "the firmware reports model {:?}, expected '{}' (wrong firmware flashed?)",
@@ -176,7 +231,7 @@ async fn drive(
         step(format!("golden check, seed {}", g.seed));
         let bytes = encode_input(w.input_format, &g.input, input.scale, input.zero_point);
         dut.load_input(&bytes).await.stage("upload")?;
-        let report = dut.infer(1, 0).await.stage("infer")?;
+        let report = infer(cfg, job, &mut dut, 1, 0).await?;
         if session.has_counter() {
             session.next_window(cfg.timeouts.line).await.stage("count")?;
         }
@@ -215,7 +270,7 @@ async fn drive(
     for window in 0..cfg.windows.max(1) {
         step(format!("window {}/{}: infer {runs} {warmups}", window + 1, cfg.windows.max(1)));
         let started = Instant::now();
-        let report = dut.infer(runs, warmups).await.stage("infer")?;
+        let report = infer(cfg, job, &mut dut, runs, warmups).await?;
         let host_ms = ms(started.elapsed());
         let counted = if session.has_counter() {
             let n = session.next_windows(runs, cfg.timeouts.line).await.stage("count")?;
@@ -285,6 +340,33 @@ async fn drive(
         }
     }
     Ok(())
+}
+
+/// `infer runs warmups` with the reply timeout scaled to the inference count; a timeout says
+/// which board, job and command, what the limit was and how to raise it (stage `timeout`).
+async fn infer<S>(cfg: &RunConfig, job: &crate::plan::Job, dut: &mut DutClient<S>, runs: u32, warmups: u32) -> anyhow::Result<crate::protocol::InferReport>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
+{
+    let limit = cfg.timeouts.infer_for(runs, warmups);
+    match dut.infer_within(runs, warmups, limit).await {
+        Ok(r) => Ok(r),
+        Err(e @ crate::protocol::ProtocolError::Timeout { .. }) => {
+            let t = &cfg.timeouts;
+            let why = format!(
+                "{} (board {}): `infer {runs} {warmups}` timed out: no reply line within {:.0} s \
+                 ({:.0} s + {} inferences x {:.1} s; raise the per-inference budget with --infer-budget)",
+                job.key(),
+                job.board.name,
+                limit.as_secs_f64(),
+                t.infer.as_secs_f64(),
+                runs + warmups,
+                t.infer_per_inference.as_secs_f64()
+            );
+            Err(anyhow::Error::from(e).context(why)).stage("timeout")
+        }
+        Err(e) => Err(e).stage("infer"),
+    }
 }
 
 fn ms(d: Duration) -> f64 {

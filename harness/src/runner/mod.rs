@@ -41,10 +41,17 @@ pub struct RunConfig {
 pub struct Timeouts {
     pub boot: Duration,
     pub line: Duration,
+    /// The fixed part of the wait for each reply line of `infer N W` (see [`Timeouts::infer_for`]).
     pub infer: Duration,
+    /// Host wall time allowed per inference on top of `infer`: the firmware is silent for
+    /// whole runs of inferences, and a heavy model on a loaded host (TFLM ic01) takes seconds each.
+    pub infer_per_inference: Duration,
     /// Upper bound for a whole job on a board.
     pub job: Duration,
 }
+
+/// Default of [`Timeouts::infer_per_inference`] (`mcubench run --infer-budget`).
+pub const DEFAULT_INFER_BUDGET: Duration = Duration::from_secs(15);
 
 impl Default for Timeouts {
     fn default() -> Self {
@@ -52,8 +59,17 @@ impl Default for Timeouts {
             boot: Duration::from_secs(10),
             line: Duration::from_secs(5),
             infer: Duration::from_secs(60),
+            infer_per_inference: DEFAULT_INFER_BUDGET,
             job: Duration::from_secs(300),
         }
+    }
+}
+
+impl Timeouts {
+    /// The reply-line timeout of `infer runs warmups`: the fixed part plus the per-inference
+    /// budget for every inference the command does (the longest silence is at most all of them).
+    pub fn infer_for(&self, runs: u32, warmups: u32) -> Duration {
+        self.infer.saturating_add(self.infer_per_inference.saturating_mul(runs.saturating_add(warmups)))
     }
 }
 
@@ -211,13 +227,39 @@ async fn probe_host(cfg: &RunConfig, events: &UnboundedSender<RunEvent>) -> Host
     HostInfo { rustc, qemu, git_revision, plugin, warnings }
 }
 
-pub(crate) fn provenance(host: &HostInfo, job: &Job, firmware: Option<&Firmware>) -> Provenance {
-    Provenance {
+/// What a firmware says about its inference engine: `m-mcubench-framework-[<name> <version>]`
+/// and `m-mcubench-framework-build-[<compiler> <flags>]` (boot and `profile`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FrameworkReport {
+    pub name: String,
+    pub version: Option<String>,
+    pub flags: Option<String>,
+}
+
+impl FrameworkReport {
+    /// From the `m-mcubench-*` extension lines of a `profile` reply; `None` without a
+    /// framework line.
+    pub fn from_extensions(ext: &BTreeMap<String, String>) -> Option<FrameworkReport> {
+        let line = ext.get("framework")?.trim();
+        let (name, version) = match line.split_once(' ') {
+            Some((n, v)) => (n, Some(v.trim().to_string()).filter(|v| !v.is_empty())),
+            None => (line, None),
+        };
+        let flags = ext.get("framework-build").map(|f| f.trim().to_string()).filter(|f| !f.is_empty());
+        Some(FrameworkReport { name: name.to_string(), version, flags })
+    }
+}
+
+pub(crate) fn provenance(host: &HostInfo, job: &Job, firmware: Option<&Firmware>, reported: Option<&FrameworkReport>) -> Provenance {
+    let mut p = Provenance {
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
         git_revision: host.git_revision.clone(),
         firmware_sha256: firmware.map(|f| f.sha256.clone()),
-        // An external firmware's version is unknown (it may say in m-mcubench-framework).
-        framework_version: if job.external.is_some() {
+        // What the firmware reports; before it is heard from (build failures), the versions the
+        // harness knows for itself (the same strings the firmware prints), else none.
+        framework_version: if let Some(v) = reported.and_then(|r| r.version.clone()) {
+            Some(v)
+        } else if job.external.is_some() {
             None
         } else if job.framework == "microflow" {
             Some(crate::plan::MICROFLOW_VERSION.to_string())
@@ -225,8 +267,6 @@ pub(crate) fn provenance(host: &HostInfo, job: &Job, firmware: Option<&Firmware>
             // The reference runtime is versioned with the workspace.
             Some(env!("CARGO_PKG_VERSION").to_string())
         } else {
-            // Other engines print their version in the firmware's framework line, which is
-            // not recorded yet: claim none rather than the harness's.
             None
         },
         toolchain: Some(host.rustc.clone()),
@@ -235,17 +275,30 @@ pub(crate) fn provenance(host: &HostInfo, job: &Job, firmware: Option<&Firmware>
         target: job.board.target.clone(),
         clock_hz: job.board.clock_hz,
         board_kind: job.board.kind.label().to_string(),
-    }
+    };
+    p.set_framework_flags(reported.and_then(|r| r.flags.as_deref()));
+    p
 }
 
 pub(crate) fn record(cfg: &RunConfig, host: &HostInfo, job: &Job, firmware: Option<&Firmware>, entry: Entry) -> RunEvent {
+    record_with(cfg, host, job, firmware, None, entry)
+}
+
+pub(crate) fn record_with(
+    cfg: &RunConfig,
+    host: &HostInfo,
+    job: &Job,
+    firmware: Option<&Firmware>,
+    reported: Option<&FrameworkReport>,
+    entry: Entry,
+) -> RunEvent {
     RunEvent::Record(Box::new(ResultRecord {
         schema: SCHEMA_VERSION,
         run_id: cfg.run_id.clone(),
         recorded_at: now_rfc3339(),
         job: job.key(),
         entry,
-        provenance: provenance(host, job, firmware),
+        provenance: provenance(host, job, firmware, reported),
     }))
 }
 
@@ -256,5 +309,35 @@ pub(crate) fn failure(cfg: &RunConfig, host: &HostInfo, job: &Job, fw: Option<&F
 impl Job {
     pub fn key(&self) -> JobKey {
         JobKey { board: self.board.name.clone(), framework: self.framework.clone(), workload: self.workload.id.to_string() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn infer_timeout_scales_with_the_inference_count() {
+        let t = Timeouts { infer: Duration::from_secs(60), infer_per_inference: Duration::from_secs(15), ..Timeouts::default() };
+        assert_eq!(t.infer_for(1, 0), Duration::from_secs(75));
+        assert_eq!(t.infer_for(5, 1), Duration::from_secs(150));
+        let none = Timeouts { infer_per_inference: Duration::ZERO, ..t };
+        assert_eq!(none.infer_for(100, 10), Duration::from_secs(60));
+        assert_eq!(t.infer_for(u32::MAX, u32::MAX), Duration::from_secs(60) + Duration::from_secs(15) * u32::MAX);
+    }
+
+    #[test]
+    fn framework_lines_are_parsed_into_name_version_and_flags() {
+        let mut ext = BTreeMap::new();
+        ext.insert("framework".to_string(), "tflite-micro 2020-07-12 (tensorflow abc, tfmicro 0.1.0)".to_string());
+        ext.insert("framework-build".to_string(), "arm-none-eabi-g++ 12.2.1 -O3 -mcpu=cortex-m7".to_string());
+        let f = FrameworkReport::from_extensions(&ext).unwrap();
+        assert_eq!(f.name, "tflite-micro");
+        assert_eq!(f.version.as_deref(), Some("2020-07-12 (tensorflow abc, tfmicro 0.1.0)"));
+        assert_eq!(f.flags.as_deref(), Some("arm-none-eabi-g++ 12.2.1 -O3 -mcpu=cortex-m7"));
+        ext.remove("framework-build");
+        ext.insert("framework".to_string(), "vendor-engine".to_string());
+        assert_eq!(FrameworkReport::from_extensions(&ext), Some(FrameworkReport { name: "vendor-engine".into(), version: None, flags: None }));
+        assert_eq!(FrameworkReport::from_extensions(&BTreeMap::new()), None);
     }
 }
