@@ -132,6 +132,17 @@ fn study_rows() -> Vec<RowSpec> {
             kind: Derived(|a, s, w| ratio_cell(a, s, w, Metric::Instructions, Metric::Macs, 1.0, 2, "")),
             normalised: false,
         },
+        RowSpec {
+            label: crate::table::MAC_FLOOR_ROW,
+            kind: Derived(|a, s, w| match (a.best(s, w, Metric::Instructions), a.best(s, w, Metric::Macs)) {
+                (Some(i), Some(m)) if m.median > 0.0 => {
+                    let v = i.median / (m.median / 2.0);
+                    Cell { text: format!("{v:.2} (derived from {})", i.source), ..Cell::figure(v, i.source, "") }
+                }
+                _ => Cell::label(a.missing_label(s, w)),
+            }),
+            normalised: false,
+        },
         RowSpec { label: "Cycles per inference", kind: Stored(Metric::Cycles, group_thousands), normalised: false },
         RowSpec { label: "Inference time (ms)", kind: Stored(Metric::LatencyMs, ms), normalised: false },
         RowSpec {
@@ -157,10 +168,13 @@ fn study_rows() -> Vec<RowSpec> {
             normalised: true,
         },
         RowSpec {
-            label: "Output vs TFLM golden",
-            kind: Derived(|a, s, w| match a.checks.get(&(s.clone(), w.to_string(), "golden".to_string())) {
-                Some(c) => Cell::text(format!("{}/{} bit exact", c.passed, c.total)),
-                None => Cell::label(a.missing_label(s, w)),
+            label: "Output agreement vs TFLM golden",
+            kind: Derived(|a, s, w| {
+                let c = a.checks.get(&(s.clone(), w.to_string(), "golden".to_string()));
+                match c.and_then(|c| crate::record::agreement_text(c.details.iter().map(|(p, d)| (*p, d.as_str())))) {
+                    Some(text) => Cell::text(text),
+                    None => Cell::label(a.missing_label(s, w)),
+                }
             }),
             normalised: false,
         },
@@ -255,6 +269,9 @@ pub fn study_tables(a: &Analysis, opts: &Options) -> Vec<Table> {
         }
         if opts.normalised {
             notes.push("[normalised]: latency x clock / 100 MHz (as TinyMaix does), and per-MAC figures; derived, not measured".into());
+        }
+        if systems.iter().any(|s| a.best(s, w, Metric::Instructions).is_some() && a.best(s, w, Metric::Macs).is_some()) {
+            notes.push(crate::table::MAC_FLOOR_NOTE.into());
         }
         out.push(Table { id: format!("study-{w}"), title: format!("Workload {w}"), columns, rows, notes });
     }

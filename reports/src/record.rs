@@ -165,6 +165,98 @@ pub enum Entry {
     Failure { stage: String, message: String },
 }
 
+/// What a golden check found, kept in the check's `detail` text in a fixed form so that stores
+/// stay readable by older code (`seed 3: 2 of 12 output bytes differ, max |diff| 3, top-1 match`).
+/// `top1` is `None` where the output is not a class score vector (ad01's reconstruction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GoldenDetail {
+    pub seed: u64,
+    pub differing: usize,
+    pub total: usize,
+    /// Largest |output - golden| over the output bytes (as int8).
+    pub max_abs_diff: u32,
+    /// Whether the arg-max (top-1 class) of the output equals the golden's.
+    pub top1: Option<bool>,
+}
+
+impl GoldenDetail {
+    /// Compares an int8 output with its golden. `classes`: the output is a score vector, so
+    /// its arg-max (first on ties) is compared.
+    pub fn compare(seed: u64, out: &[i8], golden: &[i8], classes: bool) -> GoldenDetail {
+        let differing = out.iter().zip(golden).filter(|(a, b)| a != b).count() + out.len().abs_diff(golden.len());
+        let max_abs_diff = out.iter().zip(golden).map(|(&a, &b)| (a as i32 - b as i32).unsigned_abs()).max().unwrap_or(0);
+        let argmax = |v: &[i8]| v.iter().enumerate().fold(None, |best: Option<(usize, i8)>, (i, &x)| match best {
+            Some((_, b)) if b >= x => best,
+            _ => Some((i, x)),
+        });
+        let top1 = classes.then(|| argmax(out).map(|b| b.0) == argmax(golden).map(|b| b.0));
+        GoldenDetail { seed, differing, total: golden.len(), max_abs_diff, top1 }
+    }
+
+    /// Reads the form [`fmt::Display`] writes; `None` for other texts (older records).
+    pub fn parse(text: &str) -> Option<GoldenDetail> {
+        let rest = text.strip_prefix("seed ")?;
+        let (seed, rest) = rest.split_once(": ")?;
+        let (differing, rest) = rest.split_once(" of ")?;
+        let (total, rest) = rest.split_once(" output bytes differ, max |diff| ")?;
+        let (max, top1) = match rest.split_once(", top-1 ") {
+            Some((m, "match")) => (m, Some(true)),
+            Some((m, "differs")) => (m, Some(false)),
+            Some(_) => return None,
+            None => (rest, None),
+        };
+        Some(GoldenDetail {
+            seed: seed.parse().ok()?,
+            differing: differing.parse().ok()?,
+            total: total.parse().ok()?,
+            max_abs_diff: max.parse().ok()?,
+            top1,
+        })
+    }
+}
+
+impl fmt::Display for GoldenDetail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "seed {}: {} of {} output bytes differ, max |diff| {}", self.seed, self.differing, self.total, self.max_abs_diff)?;
+        match self.top1 {
+            Some(true) => f.write_str(", top-1 match"),
+            Some(false) => f.write_str(", top-1 differs"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Output agreement over a job's golden checks, as the tables show it: `10/10 bit exact`, or
+/// `max |diff| 3, top-1 9/10 (8/10 bit exact)`; `None` without checks.
+pub fn agreement_text<'a>(checks: impl IntoIterator<Item = (bool, &'a str)>) -> Option<String> {
+    let (mut n, mut exact, mut max, mut parsed, mut top1, mut top1_n) = (0usize, 0usize, 0u32, 0usize, 0usize, 0usize);
+    for (passed, detail) in checks {
+        n += 1;
+        exact += usize::from(passed);
+        if let Some(d) = GoldenDetail::parse(detail) {
+            parsed += 1;
+            max = max.max(d.max_abs_diff);
+            if let Some(t) = d.top1 {
+                top1_n += 1;
+                top1 += usize::from(t);
+            }
+        }
+    }
+    if n == 0 {
+        return None;
+    }
+    // Details of older records do not say by how much outputs differ.
+    if exact == n || parsed < n {
+        return Some(format!("{exact}/{n} bit exact"));
+    }
+    let mut s = format!("max |diff| {max}");
+    if top1_n == n {
+        s.push_str(&format!(", top-1 {top1}/{n}"));
+    }
+    s.push_str(&format!(" ({exact}/{n} bit exact)"));
+    Some(s)
+}
+
 /// The metrics the harness knows. Stored by name, so adding one keeps old stores readable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -242,6 +334,34 @@ impl ResultRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn golden_details_round_trip_and_sum_up() {
+        let d = GoldenDetail::compare(3, &[1, 9, -4], &[1, 7, -1], true);
+        assert_eq!(d, GoldenDetail { seed: 3, differing: 2, total: 3, max_abs_diff: 3, top1: Some(true) });
+        assert_eq!(d.to_string(), "seed 3: 2 of 3 output bytes differ, max |diff| 3, top-1 match");
+        assert_eq!(GoldenDetail::parse(&d.to_string()), Some(d));
+        // Arg-max: the first of equal maxima; -128 vs 127 is a difference of 255.
+        let e = GoldenDetail::compare(0, &[5, 5, -128], &[4, 5, 127], true);
+        assert_eq!((e.max_abs_diff, e.top1), (255, Some(false)));
+        let ad = GoldenDetail::compare(1, &[0; 4], &[0; 4], false);
+        assert_eq!(ad.to_string(), "seed 1: 0 of 4 output bytes differ, max |diff| 0");
+        assert_eq!(GoldenDetail::parse(&ad.to_string()), Some(ad));
+        assert_eq!(GoldenDetail::parse("seed 1: 0 of 4 output bytes differ"), None);
+
+        let exact = d.to_string().replace("2 of", "0 of").replace("|diff| 3", "|diff| 0");
+        assert_eq!(agreement_text([(true, exact.as_str()); 10]).unwrap(), "10/10 bit exact");
+        let miss = GoldenDetail::compare(4, &[0, 1], &[1, 0], true).to_string();
+        let mut mixed = vec![(true, exact.as_str()); 8];
+        mixed.push((false, miss.as_str()));
+        mixed.push((false, d.to_string().leak()));
+        assert_eq!(agreement_text(mixed).unwrap(), "max |diff| 3, top-1 9/10 (8/10 bit exact)");
+        // ad01 has no top-1; older records without the numbers keep the bit-exact count.
+        let ad_miss = GoldenDetail::compare(1, &[0, 2], &[0, 0], false).to_string();
+        assert_eq!(agreement_text([(false, ad_miss.as_str())]).unwrap(), "max |diff| 2 (0/1 bit exact)");
+        assert_eq!(agreement_text([(false, "seed 1: 2 of 12 output bytes differ")]).unwrap(), "0/1 bit exact");
+        assert_eq!(agreement_text([]), None);
+    }
 
     #[test]
     fn framework_flags_are_a_field_of_their_own_in_the_store() {

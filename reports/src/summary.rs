@@ -95,6 +95,8 @@ impl Stat {
 pub struct Checks {
     pub passed: u32,
     pub total: u32,
+    /// (passed, detail) of each check, in record order.
+    pub details: Vec<(bool, String)>,
 }
 
 /// Everything the tables need, from one set of records.
@@ -310,10 +312,11 @@ pub fn analyse(records: &[ResultRecord]) -> PolarsResult<Analysis> {
                 a.notes.insert(format!("{}: {note}", metric.name()));
             }
             Entry::Metric { .. } => {}
-            Entry::Check { check, passed, .. } => {
+            Entry::Check { check, passed, detail } => {
                 let c = a.checks.entry((sys, r.job.workload.clone(), check.clone())).or_default();
                 c.total += 1;
                 c.passed += u32::from(*passed);
+                c.details.push((*passed, detail.clone()));
             }
             Entry::Failure { stage, message } => {
                 a.failures.entry((sys, r.job.workload.clone())).or_default().push((stage.clone(), message.clone()))

@@ -8,7 +8,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use tabled::builder::Builder;
 use tabled::settings::{object::Columns, Alignment, Style};
 
-use crate::record::{Entry, JobKey, Metric, ResultRecord, Source};
+use crate::record::{agreement_text, Entry, JobKey, Metric, ResultRecord, Source};
+
+/// The row of instructions over the MAC floor, and its note in the legend.
+pub const MAC_FLOOR_ROW: &str = "Instructions / (MACs/2) floor";
+pub const MAC_FLOOR_NOTE: &str = "Instructions / (MACs/2) floor: emulated instructions per inference over half the model's MACs. \
+     A Cortex-M4 does at most two 16-bit MACs per cycle (SMLAD), so MACs/2 cycles is a floor; 1.00 would be \
+     that floor at one instruction per cycle. Derived from the emulated count, not a cycle measurement";
 
 /// A column: one board x framework for one workload.
 #[derive(Debug, Default)]
@@ -109,17 +115,22 @@ fn rows() -> Vec<Row> {
                 _ => c.missing(),
             },
         },
+        Row {
+            label: MAC_FLOOR_ROW,
+            cell: |c| match (c.median(Metric::Instructions), c.median(Metric::Macs)) {
+                (Some((i, s)), Some((m, _))) if m > 0.0 => format!("{:.2} (derived from {s})", i / (m / 2.0)),
+                _ => c.missing(),
+            },
+        },
         Row { label: "Cycles per inference", cell: |c| metric_cell(c, Metric::Cycles, group_thousands) },
         Row { label: "Inference time (ms)", cell: |c| metric_cell(c, Metric::LatencyMs, |v| format!("{v:.3}")) },
         Row { label: "Energy per inference (uJ)", cell: |c| metric_cell(c, Metric::EnergyUj, |v| format!("{v:.1}")) },
         Row {
-            label: "Output vs TFLM golden",
-            cell: |c| match c.checks.get("golden") {
-                Some(v) => {
-                    let passed = v.iter().filter(|x| x.0).count();
-                    format!("{passed}/{} bit exact", v.len())
-                }
-                None => c.missing(),
+            // Bit exact, or by how much outputs differ and whether the top-1 class agrees.
+            label: "Output agreement vs TFLM golden",
+            cell: |c| {
+                let checks = c.checks.get("golden").map(|v| v.iter().map(|(p, d)| (*p, d.as_str())));
+                checks.and_then(agreement_text).unwrap_or_else(|| c.missing())
             },
         },
         Row {
@@ -200,6 +211,11 @@ pub fn legend(records: &[ResultRecord]) -> Vec<String> {
             derived.insert(format!("{}: {note}", metric.name()));
         }
     }
+    // The floor note where some job has both figures (a ratio in the table).
+    let with = |m: Metric| -> BTreeSet<&JobKey> { records.iter().filter(|r| r.metric().is_some_and(|x| x.0 == m)).map(|r| &r.job).collect() };
+    if !with(Metric::Instructions).is_disjoint(&with(Metric::Macs)) {
+        notes.push(MAC_FLOOR_NOTE.to_string());
+    }
     for s in sources {
         notes.push(match s {
             Source::Measured => "measured: read from the firmware ELF or measured on silicon".into(),
@@ -247,10 +263,36 @@ mod tests {
         assert!(t.contains("1,234,567 (emulated)"), "{t}");
         assert!(t.contains("yes, 2 windows identical"), "{t}");
         assert!(t.contains("4.67 (emulated)"), "{t}");
+        // 1,234,567 / (264,192 / 2)
+        assert!(t.contains("9.35 (derived from emulated)"), "{t}");
         assert!(t.contains("1/1 bit exact"), "{t}");
         assert!(t.contains("failed (boot)"), "{t}");
         assert!(t.contains("n/a"), "{t}");
         assert_eq!(tables[0].failures, vec!["b / reference-runtime: boot: no m-ready within 10 s".to_string()]);
+    }
+
+    #[test]
+    fn output_agreement_and_mac_floor_rows() {
+        use crate::record::GoldenDetail;
+        let mut records = vec![rec("a", metric(Metric::Macs, 1000.0, Source::Measured))];
+        for seed in 0..10 {
+            let out: &[i8] = if seed < 2 { &[3, 0, 1] } else { &[0, 5, 1] };
+            let d = GoldenDetail::compare(seed, out, &[0, 5, 1], true);
+            records.push(rec("a", Entry::Check { check: "golden".into(), passed: d.differing == 0, detail: d.to_string() }));
+        }
+        records.push(rec("b", metric(Metric::Instructions, 5000.0, Source::Emulated)));
+        let t = &workload_tables(&records)[0].text;
+        let row = |label: &str| t.lines().find(|l| l.contains(label)).unwrap_or_else(|| panic!("{label}: {t}")).to_string();
+        let agreement = row("Output agreement");
+        assert!(agreement.contains("max |diff| 5, top-1 8/10 (8/10 bit exact)"), "{agreement}");
+        // a has no instructions, b no MACs: neither has a floor ratio.
+        let floor = row(MAC_FLOOR_ROW);
+        assert_eq!(floor.matches("n/a").count(), 2, "{floor}");
+        assert!(legend(&records).iter().all(|n| !n.starts_with(MAC_FLOOR_ROW)));
+        records.push(rec("a", metric(Metric::Instructions, 1500.0, Source::Emulated)));
+        let t = &workload_tables(&records)[0].text;
+        assert!(t.contains("3.00 (derived from emulated)"), "{t}");
+        assert!(legend(&records).iter().any(|n| n.starts_with(MAC_FLOOR_ROW)));
     }
 
     #[test]

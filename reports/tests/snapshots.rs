@@ -1,6 +1,8 @@
 //! Snapshot tests: every table layout and every export format of a fixed results store
-//! (tests/data/store.jsonl: a real default-suite run, a real kws01 run, plus a made-up OOM and
-//! boot failure) against the files in tests/snapshots/.
+//! (tests/data/store.jsonl: a real default-suite run, a real kws01 run, a real cross-framework
+//! kws01 run on the Cortex-M7 (TFLM, CMSIS-NN, TinyMaix, microflow: versions, build flags and
+//! output agreement as the firmware reported them), plus a made-up OOM and boot failure)
+//! against the files in tests/snapshots/.
 //!
 //! After an intended change, regenerate with `UPDATE_SNAPSHOTS=1 cargo test -p mcubench-reports --test snapshots`
 //! and review the diff.
