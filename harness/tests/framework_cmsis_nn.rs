@@ -103,6 +103,13 @@ async fn cmsis_nn_runs_kws01_and_ic01_bit_exact_on_cortex_m4() {
         assert!(metric(&records, w, Metric::StackBytes).is_some_and(|s| s > 0.0), "{w}: stack");
         assert!(metric(&records, w, Metric::FlashBytes).is_some_and(|s| s > 0.0), "{w}: flash");
     }
+    // The version from CMSIS-NN's header and commit, and the DSP build for the M4, on every record.
+    for r in records.iter().filter(|r| r.job.framework == "cmsis-nn") {
+        let v = r.provenance.framework_version.as_deref().unwrap_or_default();
+        assert!(v.contains('.') && v.contains(" ("), "{v}");
+        let flags = r.provenance.framework_flags().unwrap_or_default();
+        assert!(flags.starts_with("dsp, arm-none-eabi-gcc ") && flags.contains("-mcpu=cortex-m4 "), "{flags}");
+    }
 }
 
 /// A missing CMSIS-NN checkout stops the build with the documented message (where to get the

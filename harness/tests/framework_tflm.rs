@@ -19,8 +19,12 @@ fn boards() -> BoardsFile {
 }
 
 async fn run(golden_checks: usize) -> Vec<ResultRecord> {
+    run_on("mps2-an386", golden_checks).await
+}
+
+async fn run_on(board: &str, golden_checks: usize) -> Vec<ResultRecord> {
     let sel = Selection {
-        boards: vec!["mps2-an386".into()],
+        boards: vec![board.into()],
         frameworks: vec!["tflite-micro".into()],
         workloads: vec!["kws01".into()],
     };
@@ -89,4 +93,34 @@ async fn tflite_micro_runs_kws01_on_the_m4_bit_exact() {
     assert!((20_000.0..60_000.0).contains(&arena), "implausible arena {arena}");
     assert!(arena < static_ram, "arena {arena} >= static RAM {static_ram}");
     assert!(metric(&records, Metric::FlashBytes).is_some());
+
+    // Provenance as the firmware reports it, on every record: TFLM's source date and the
+    // compiler flags for the board's core.
+    for r in &records {
+        let v = r.provenance.framework_version.as_deref().unwrap_or_default();
+        assert!(v.starts_with("2020-07-12 (tensorflow "), "{v}");
+        let flags = r.provenance.framework_flags().unwrap_or_default();
+        assert!(flags.starts_with("arm-none-eabi-g++ ") && flags.contains(" -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 "), "{flags}");
+    }
+}
+
+/// The Cortex-M7 board gets a TFLM compiled for the M7 (not the M4 build of the same Rust
+/// target), with the single-precision FPU of the hard-float ABI, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tflite_micro_is_compiled_for_the_boards_core() {
+    let records = run_on("mps2-an500", 1).await;
+    let failures: Vec<String> = records
+        .iter()
+        .filter_map(|r| match &r.entry {
+            Entry::Failure { stage, message } => Some(format!("{stage}: {message}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failures, Vec::<String>::new());
+    assert!(records.iter().any(|r| matches!(&r.entry, Entry::Check { passed: true, .. })), "not bit exact on the M7");
+    for r in &records {
+        let flags = r.provenance.framework_flags().unwrap_or_default();
+        assert!(flags.contains(" -mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-sp-d16 "), "{flags}");
+        assert!(!flags.contains("cortex-m4"), "{flags}");
+    }
 }

@@ -108,11 +108,13 @@ async fn tinymaix_runs_kws01_on_the_m4_with_known_agreement() {
     assert_eq!(checks.len(), 3);
     let mut differing = Vec::new();
     for (passed, detail) in &checks {
-        // "seed N: K of 12 output bytes differ"
-        let k: usize = detail.split(": ").nth(1).and_then(|s| s.split(' ').next()).and_then(|s| s.parse().ok()).unwrap();
-        assert!(detail.ends_with("of 12 output bytes differ"), "{detail}");
-        assert_eq!(*passed, k == 0);
-        differing.push(k);
+        // "seed N: K of 12 output bytes differ, max |diff| D, top-1 match|differs"
+        let d = mcubench::results::GoldenDetail::parse(detail).unwrap_or_else(|| panic!("unparsable detail: {detail}"));
+        assert_eq!(d.total, 12, "{detail}");
+        assert_eq!(*passed, d.differing == 0);
+        assert_eq!(d.max_abs_diff == 0, d.differing == 0, "{detail}");
+        assert!(d.top1.is_some(), "kws01 is a classifier: {detail}");
+        differing.push(d.differing);
     }
     println!("kws01 on TinyMaix: output bytes differing from TFLM per golden: {differing:?}");
     assert!(differing.iter().all(|&k| k <= 6), "TinyMaix drifted further from TFLM than expected: {checks:?}");
