@@ -18,6 +18,7 @@ pub struct Framework {
     /// them); `None` = every operator the importer accepts. A model using others is
     /// reported as `unsupported: OP, ...` instead of being built.
     pub supported_ops: Option<&'static [&'static str]>,
+    /// One line for `mcubench run --help` (details: targets/adapters/<name>/README.md).
     pub description: &'static str,
 }
 
@@ -60,14 +61,14 @@ pub const FRAMEWORKS: &[Framework] = &[
         firmware_features: &[],
         model_file: ModelFile::None,
         supported_ops: None,
-        description: "mcubench reference runtime, optimized kernels",
+        description: "mcubench's int8 runtime, optimized kernels (the default)",
     },
     Framework {
         name: "reference-runtime-portable",
         firmware_features: &["kernels-portable"],
         model_file: ModelFile::None,
         supported_ops: None,
-        description: "mcubench reference runtime, portable reference kernels (TFLM-style plain loops)",
+        description: "mcubench's int8 runtime, portable reference kernels",
     },
     Framework {
         name: "cmsis-nn",
@@ -85,7 +86,7 @@ pub const FRAMEWORKS: &[Framework] = &[
             "SOFTMAX",
             "RESHAPE",
         ]),
-        description: "Arm CMSIS-NN int8 kernels (arm-none-eabi-gcc -O3; DSP on M4/M7, Helium/MVE on M55) over the importer's arena plan and requantization parameters",
+        description: "Arm CMSIS-NN int8 kernels (DSP on M4/M7, Helium on M55)",
     },
     Framework {
         name: "tflite-micro",
@@ -103,7 +104,7 @@ pub const FRAMEWORKS: &[Framework] = &[
             "SUB", "QUANTIZE", "DEQUANTIZE", "RELU", "RELU6", "MEAN", "RESIZE_NEAREST_NEIGHBOR",
             "L2_NORMALIZATION", "TANH",
         ]),
-        description: "TensorFlow Lite Micro 2020 (tfmicro 0.1.0 sources, reference kernels), arm-none-eabi-g++ -O3 -DNDEBUG, the unchanged .tflite",
+        description: "TensorFlow Lite Micro 2020 (tfmicro 0.1.0), the .tflite",
     },
     Framework {
         name: "tinymaix",
@@ -120,7 +121,7 @@ pub const FRAMEWORKS: &[Framework] = &[
             "SOFTMAX",
             "ADD",
         ]),
-        description: "TinyMaix (sipeed) C runtime, int8, ARM SIMD kernels on DSP cores; .tflite converted by mcubench_workloads::tinymaix",
+        description: "TinyMaix C runtime, int8, on the .tflite converted to .tmdl",
     },
     Framework {
         name: "microflow",
@@ -129,7 +130,7 @@ pub const FRAMEWORKS: &[Framework] = &[
         // What microflow 0.1.3's compiler accepts (its `model` macro aborts on anything else);
         // fused activations NONE, RELU, RELU6 only. Same list as targets/adapters/microflow.
         supported_ops: Some(MICROFLOW_OPS),
-        description: "microflow 0.1.3 (crates.io): no_std Rust engine, the .tflite compiled to code by a proc macro; f32 requantization, activations on the stack",
+        description: "microflow 0.1.3, the .tflite compiled to Rust code",
     },
 ];
 

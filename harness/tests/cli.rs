@@ -16,6 +16,23 @@ fn help_explains_the_commands() {
 }
 
 #[test]
+fn run_help_lists_every_framework_with_its_description() {
+    let out = mcubench().args(["run", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    for f in mcubench::plan::FRAMEWORKS {
+        // One line each: the name, then its whole description.
+        assert!(
+            lines.iter().any(|l| l.starts_with(f.name) && l[f.name.len()..].trim() == f.description),
+            "{} missing from `run --help`:\n{text}",
+            f.name
+        );
+    }
+    assert!(text.contains("--infer-budget"), "{text}");
+}
+
+#[test]
 fn malformed_boards_file_exits_2_naming_file_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.yaml");

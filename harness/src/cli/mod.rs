@@ -90,10 +90,8 @@ struct RunArgs {
     /// Workloads to run (repeatable; default: ad01). See `mcubench workloads`.
     #[arg(long = "workload", short = 'w', value_name = "ID")]
     workloads: Vec<String>,
-    /// Frameworks to run (repeatable; default: reference-runtime). Also:
-    /// reference-runtime-portable (the portable reference kernels), microflow (the microflow
-    /// crate: the .tflite compiled to Rust by its proc macro).
-    #[arg(long = "framework", value_name = "NAME")]
+    /// Frameworks to run (repeatable; default: reference-runtime). `--help` lists them.
+    #[arg(long = "framework", value_name = "NAME", long_help = framework_help())]
     frameworks: Vec<String>,
     /// Run a prebuilt firmware instead of building one: an ELF of any firmware that speaks the
     /// MLPerf Tiny DUT protocol (X-CUBE-AI, TinyEngine, NNoM builds, ...), built for the
@@ -182,6 +180,18 @@ impl BoardsFileArg {
     }
 }
 
+/// `--framework`'s long help: every framework the harness builds, one line each, from the
+/// registry (so a new framework cannot be left out).
+fn framework_help() -> String {
+    let width = plan::FRAMEWORKS.iter().map(|f| f.name.len()).max().unwrap_or(0);
+    let mut s = format!("Frameworks to run (repeatable; default: {}):\n", plan::REFERENCE_RUNTIME);
+    for f in plan::FRAMEWORKS {
+        s.push_str(&format!("\n  {:<width$}  {}", f.name, f.description));
+    }
+    s.push_str("\n\nFlags, settings and output agreement of each: targets/adapters/<name>/README.md.");
+    s
+}
+
 fn parse_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 && v < 1e9 => Ok(v),
@@ -248,6 +258,9 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         }
     };
     let store = ResultStore::open(&args.store)?;
+    if let Some(w) = store.repaired() {
+        eprintln!("warning: {w}");
+    }
     let cfg = RunConfig {
         paths: Paths::from_env(),
         run_id: mcubench::results::new_run_id(),
