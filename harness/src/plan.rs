@@ -224,6 +224,35 @@ pub fn plan(boards: &BoardsFile, file: &str, sel: &Selection) -> Result<Vec<Job>
         .collect::<Result<_, _>>()?;
     let mut jobs = Vec::new();
     for board in chosen_boards {
+        if let Some(fw) = &board.firmware {
+            // The board's prebuilt firmware is its framework (--framework does not apply), built
+            // for one workload.
+            let w = match &fw.workload {
+                Some(id) => {
+                    if !sel.workloads.is_empty() && !sel.workloads.contains(id) {
+                        continue;
+                    }
+                    workload::by_id(id).ok_or_else(|| PlanError::UnknownWorkload {
+                        id: id.clone(),
+                        known: workload::all().iter().map(|w| w.id).collect::<Vec<_>>().join(", "),
+                    })?
+                }
+                None => match workloads.as_slice() {
+                    [w] => *w,
+                    _ => {
+                        return Err(PlanError::External(format!(
+                            "{file}: board '{}': field 'firmware.workload': the firmware runs the one workload it was built for; \
+                             set firmware.workload, or select one with -w (selected: {})",
+                            board.name,
+                            ids.join(", ")
+                        )))
+                    }
+                },
+            };
+            let external = ExternalFirmware { elf: fw.elf.clone(), name: fw.framework.clone() };
+            jobs.push(Job { board: board.clone(), framework: fw.framework.clone(), workload: w, external: Some(external) });
+            continue;
+        }
         for framework in &frameworks {
             for w in &workloads {
                 jobs.push(Job { board: board.clone(), framework: framework.clone(), workload: w, external: None });
@@ -262,7 +291,12 @@ pub fn plan_external(boards: &BoardsFile, file: &str, sel: &Selection, fw: &Exte
         return Err(PlanError::External(format!("firmware {}: no such file", fw.elf.display())));
     }
     let sel = Selection { frameworks: vec![REFERENCE_RUNTIME.to_owned()], ..sel.clone() };
-    let mut jobs = plan(boards, file, &sel)?;
+    // The firmware given on the command line replaces any a board names in the boards file.
+    let mut boards = boards.clone();
+    for b in &mut boards.boards {
+        b.firmware = None;
+    }
+    let mut jobs = plan(&boards, file, &sel)?;
     for job in &mut jobs {
         job.framework = fw.name.clone();
         job.external = Some(fw.clone());

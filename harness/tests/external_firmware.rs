@@ -143,7 +143,9 @@ async fn our_firmware_as_external_is_measured_like_the_built_one() {
     let (records, steps) = run(jobs, config("ext-ours", 2)).await;
     assert_eq!(failures(&records), Vec::<String>::new());
     assert!(records.iter().all(|r| r.job.framework == "prebuilt"));
-    assert!(records.iter().all(|r| r.provenance.framework_version.is_none()), "an external firmware's version is unknown");
+    // The version and flags are what the firmware itself reports (ours does).
+    assert!(records.iter().all(|r| r.provenance.framework_version.as_deref() == Some(env!("CARGO_PKG_VERSION"))), "the version the firmware reports");
+    assert!(records.iter().all(|r| r.provenance.framework_flags().is_some_and(|f| f.starts_with("rustc "))));
     assert!(!steps.iter().any(|s| s.starts_with(runner::external::NOT_MEASURED)), "everything is measurable: {steps:?}");
 
     // Golden checks run: the firmware reports its output.
@@ -264,4 +266,46 @@ fn external_firmware_usage_errors() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("is not an ELF file"), "{stdout}");
+}
+
+/// A board in boards.yaml can name its own prebuilt firmware (`firmware: {elf, framework,
+/// workload}`): the planner runs it in place of built frameworks, as `--firmware` would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_boards_file_can_name_a_boards_prebuilt_firmware() {
+    let built = build_ours().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&built, dir.path().join("vendor.elf")).unwrap();
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards.yaml")).unwrap();
+    let entry = format!("    support: mps2\n    firmware: {{ elf: vendor.elf, framework: vendor-fw, workload: {WORKLOAD} }}\n");
+    let farm = dir.path().join("farm.yaml");
+    std::fs::write(&farm, text.replacen("    support: mps2\n", &entry, 1)).unwrap();
+    let boards = BoardsFile::load(&farm).unwrap();
+    assert_eq!(boards.find(BOARD).unwrap().firmware.as_ref().unwrap().elf, dir.path().join("vendor.elf"));
+
+    // The board runs its firmware whatever --framework says; the other boards build theirs.
+    let sel = Selection { frameworks: vec!["reference-runtime".into()], ..Selection::default() };
+    let jobs = plan::plan(&boards, "farm.yaml", &Selection { workloads: vec![WORKLOAD.into()], ..sel.clone() }).unwrap();
+    let ours: Vec<_> = jobs.iter().filter(|j| j.board.name == BOARD).collect();
+    assert_eq!(ours.len(), 1);
+    assert_eq!((ours[0].framework.as_str(), ours[0].workload.id), ("vendor-fw", WORKLOAD));
+    assert!(jobs.iter().filter(|j| j.board.name != BOARD).all(|j| j.external.is_none() && j.framework == "reference-runtime"));
+    // Selecting another workload leaves the board out; nothing left is an error.
+    let only = |w: &str| Selection { boards: vec![BOARD.into()], workloads: vec![w.into()], ..Selection::default() };
+    assert!(matches!(plan::plan(&boards, "farm.yaml", &only("ad01")), Err(plan::PlanError::Empty)));
+    // Without firmware.workload, the run must pick exactly one.
+    let no_w = BoardsFile::parse(&text.replacen("    support: mps2\n", "    support: mps2\n    firmware: { elf: vendor.elf, framework: vendor-fw }\n", 1), &farm).unwrap();
+    let two = Selection { boards: vec![BOARD.into()], workloads: vec!["ad01".into(), "kws01".into()], ..Selection::default() };
+    let e = plan::plan(&no_w, "farm.yaml", &two).unwrap_err().to_string();
+    assert!(e.contains("farm.yaml: board 'mps2-an386': field 'firmware.workload'") && e.contains("ad01, kws01"), "{e}");
+    // --firmware on the command line replaces the board's.
+    let cli = ExternalFirmware { elf: built.clone(), name: "cli-fw".into() };
+    let jobs = plan::plan_external(&boards, "farm.yaml", &only(WORKLOAD), &cli).unwrap();
+    assert_eq!(jobs[0].framework, "cli-fw");
+
+    let jobs = plan::plan(&boards, "farm.yaml", &Selection { boards: vec![BOARD.into()], ..Selection::default() }).unwrap();
+    let (records, _) = run(jobs, config("ext-boards-file", 1)).await;
+    assert_eq!(failures(&records), Vec::<String>::new());
+    assert!(records.iter().all(|r| r.job.framework == "vendor-fw" && r.job.workload == WORKLOAD));
+    assert_eq!(values(&records, Metric::Instructions).len(), 2);
+    assert!(records.iter().any(|r| matches!(&r.entry, Entry::Check { passed: true, .. })));
 }

@@ -79,9 +79,26 @@ pub struct Board {
     /// Optional power model, for `modeled` energy figures.
     #[serde(default)]
     pub power: Option<PowerModel>,
+    /// A prebuilt firmware to run on this board instead of building one (a vendor build, or an
+    /// mcubench firmware built elsewhere), as `mcubench run --firmware` does.
+    #[serde(default)]
+    pub firmware: Option<BoardFirmware>,
     /// Free text: what the board imitates, caveats.
     #[serde(default)]
     pub notes: Option<String>,
+}
+
+/// `firmware: { elf: path, framework: name, workload: id }` of a board.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BoardFirmware {
+    /// The ELF; a relative path is relative to the boards file.
+    pub elf: PathBuf,
+    /// The framework name its results are recorded under (not one mcubench builds).
+    pub framework: String,
+    /// The workload it was built for; without it, a run must select exactly one with `-w`.
+    #[serde(default)]
+    pub workload: Option<String>,
 }
 
 /// How a board is reached. `qemu` is the emulated farm; `probe-rs` and `serial` describe
@@ -247,12 +264,20 @@ impl BoardsFile {
         Self::parse(&text, path)
     }
 
-    /// Parses and validates boards-file text; `path` is only used in messages.
+    /// Parses and validates boards-file text; `path` names the file in messages, and relative
+    /// `firmware.elf` paths are taken relative to its directory.
+
     pub fn parse(text: &str, path: &Path) -> Result<BoardsFile, BoardsError> {
-        let file: BoardsFile = serde_yaml::from_str(text).map_err(|e| {
+        let mut file: BoardsFile = serde_yaml::from_str(text).map_err(|e| {
             let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
             BoardsError::Syntax { path: path.to_owned(), line, column, message: e.to_string() }
         })?;
+        let dir = path.parent().unwrap_or(Path::new(""));
+        for fw in file.boards.iter_mut().filter_map(|b| b.firmware.as_mut()) {
+            if fw.elf.is_relative() && !fw.elf.as_os_str().is_empty() {
+                fw.elf = dir.join(&fw.elf);
+            }
+        }
         file.validate(text, path)?;
         Ok(file)
     }
@@ -324,6 +349,29 @@ impl BoardsFile {
                 }
                 _ => {}
             }
+            if let Some(fw) = &board.firmware {
+                if fw.elf.as_os_str().is_empty() {
+                    return Err(invalid("firmware.elf", "must name the firmware's ELF file".into()));
+                }
+                if !fw.elf.is_file() {
+                    return Err(invalid("firmware.elf", format!("{}: no such file", fw.elf.display())));
+                }
+                if fw.framework.is_empty() || !fw.framework.chars().all(|c| c.is_ascii_alphanumeric() || "-_.+".contains(c)) {
+                    return Err(invalid("firmware.framework", format!("'{}': use letters, digits, '-', '_', '.' or '+'", fw.framework)));
+                }
+                if crate::plan::framework(&fw.framework).is_some() {
+                    return Err(invalid(
+                        "firmware.framework",
+                        format!("'{}' is a framework mcubench builds; name the external firmware differently", fw.framework),
+                    ));
+                }
+                if let Some(w) = &fw.workload {
+                    if mcubench_workloads::workload::by_id(w).is_none() {
+                        let known: Vec<&str> = mcubench_workloads::workload::all().iter().map(|w| w.id).collect();
+                        return Err(invalid("firmware.workload", format!("unknown workload '{w}'; known: {}", known.join(", "))));
+                    }
+                }
+            }
             if let Some(power) = &board.power {
                 if !(power.voltage_v > 0.0) || power.active_ua_per_mhz < 0.0 || power.static_ua < 0.0 {
                     return Err(invalid("power", "voltage must be positive and currents non-negative".into()));
@@ -347,14 +395,18 @@ fn line_of_board(text: &str, name: &str, field: &str) -> usize {
         t.strip_prefix("name:").map(|v| v.trim().trim_matches(['"', '\'']) == name).unwrap_or(false)
     });
     let Some(start) = start else { return 0 };
-    let key = field.rsplit('.').next().unwrap_or(field);
-    for (i, l) in lines.iter().enumerate().skip(start + 1) {
-        let t = l.trim_start();
-        if t.starts_with("- name:") || t.starts_with("-  name:") {
-            break;
-        }
-        if t.trim_start_matches("- ").starts_with(&format!("{key}:")) {
-            return i + 1;
+    // The field's own key (`elf:` on a line of its own), else its parent (`firmware: { elf: .. }`).
+    let last = field.rsplit('.').next().unwrap_or(field);
+    let first = field.split('.').next().unwrap_or(field);
+    for key in [last, first] {
+        for (i, l) in lines.iter().enumerate().skip(start + 1) {
+            let t = l.trim_start();
+            if t.starts_with("- name:") || t.starts_with("-  name:") {
+                break;
+            }
+            if t.trim_start_matches("- ").starts_with(&format!("{key}:")) {
+                return i + 1;
+            }
         }
     }
     start + 1
@@ -449,6 +501,35 @@ boards:
         assert!(msg.contains("jtag"), "{msg}");
         assert!(parse("boards: []").unwrap_err().to_string().contains("no boards"));
         assert!(parse("").is_err());
+    }
+
+    #[test]
+    fn board_firmware_is_checked_naming_file_line_and_field() {
+        let dir = std::env::temp_dir().join(format!("mcubench-boards-fw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("vendor.elf"), b"\x7fELF").unwrap();
+        let path = dir.join("farm.yaml");
+        let with = |fw: &str| GOOD.replace("    support: mps2\n", &format!("    support: mps2\n    firmware: {fw}\n"));
+        // A relative ELF is found next to the boards file.
+        let ok = BoardsFile::parse(&with("{ elf: vendor.elf, framework: x-cube-ai, workload: kws01 }"), &path).unwrap();
+        let fw = ok.boards[0].firmware.as_ref().unwrap();
+        assert_eq!(fw.elf, dir.join("vendor.elf"));
+        assert_eq!((fw.framework.as_str(), fw.workload.as_deref()), ("x-cube-ai", Some("kws01")));
+        let err = |fw: &str| BoardsFile::parse(&with(fw), &path).unwrap_err().to_string();
+        let p = path.display();
+        assert_eq!(
+            err("{ elf: missing.elf, framework: x }"),
+            format!("{p}:9: board 'm4': field 'firmware.elf': {}: no such file", dir.join("missing.elf").display())
+        );
+        assert!(err("{ elf: vendor.elf, framework: tflite-micro }").starts_with(&format!("{p}:9: board 'm4': field 'firmware.framework': 'tflite-micro' is a framework mcubench builds")));
+        assert!(err("{ elf: vendor.elf, framework: 'a b' }").contains("field 'firmware.framework'"));
+        assert!(err("{ elf: vendor.elf, framework: x, workload: kws99 }").contains(":9: board 'm4': field 'firmware.workload': unknown workload 'kws99'"));
+        // A field of its own line is found too; unknown keys are syntax errors with a line.
+        let multi = GOOD.replace("    support: mps2\n", "    support: mps2\n    firmware:\n      elf: nope.elf\n      framework: x\n");
+        let e = BoardsFile::parse(&multi, &path).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{p}:10: board 'm4': field 'firmware.elf'")), "{e}");
+        assert!(err("{ elf: vendor.elf, framework: x, flags: -O3 }").contains("unknown field `flags`"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
