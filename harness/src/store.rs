@@ -23,13 +23,14 @@ pub enum StoreError {
     #[error("{path}:{line}: not a result record: {message}")]
     Corrupt { path: PathBuf, line: usize, message: String },
     #[error("{path}:{line}: record schema {found} is newer than this mcubench understands ({SCHEMA_VERSION}); upgrade mcubench")]
-    NewerSchema { path: PathBuf, line: usize, found: u32 },
+    NewerSchema { path: PathBuf, line: usize, found: u64 },
 }
 
 /// An open store, appending.
 pub struct ResultStore {
     path: PathBuf,
     file: File,
+    repaired: Option<String>,
 }
 
 impl ResultStore {
@@ -37,16 +38,24 @@ impl ResultStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
         }
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .open(path)
             .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
-        Ok(ResultStore { path: path.to_owned(), file })
+        let repaired =
+            repair_torn_tail(&mut file, path).map_err(|source| StoreError::Write { path: path.to_owned(), source })?;
+        Ok(ResultStore { path: path.to_owned(), file, repaired })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// What [`ResultStore::open`] did to a torn last line left by a killed run, if anything.
+    pub fn repaired(&self) -> Option<&str> {
+        self.repaired.as_deref()
     }
 
     /// Appends one record as a single write of a whole line, then flushes it to the disk.
@@ -56,6 +65,67 @@ impl ResultStore {
         let err = |source| StoreError::Write { path: self.path.clone(), source };
         self.file.write_all(&line).map_err(err)?;
         self.file.sync_data().map_err(|source| StoreError::Write { path: self.path.clone(), source })
+    }
+}
+
+/// A run killed mid-write leaves a last line without its newline. Appending after it would glue
+/// the next record onto it and make that line (and so the store) unreadable, so before the first
+/// append: a tail that is a whole record gets its newline; anything else is cut off (it is the
+/// torn record that [`load`] would drop anyway).
+fn repair_torn_tail(file: &mut File, path: &Path) -> std::io::Result<Option<String>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    // Find the last newline, reading backwards in blocks.
+    let mut end = len;
+    let mut last_nl = None;
+    let mut block = vec![0u8; 64 * 1024];
+    while end > 0 && last_nl.is_none() {
+        let start = end.saturating_sub(block.len() as u64);
+        let chunk = &mut block[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(chunk)?;
+        if end == len && chunk.last() == Some(&b'\n') {
+            return Ok(None);
+        }
+        last_nl = chunk.iter().rposition(|&b| b == b'\n').map(|i| start + i as u64);
+        end = start;
+    }
+    let keep = last_nl.map_or(0, |i| i + 1);
+    if keep == len {
+        return Ok(None);
+    }
+    let mut tail = Vec::new();
+    file.seek(SeekFrom::Start(keep))?;
+    file.take(1 << 24).read_to_end(&mut tail)?;
+    let whole = std::str::from_utf8(&tail).ok().is_some_and(|t| serde_json::from_str::<ResultRecord>(t.trim()).is_ok());
+    if whole {
+        file.write_all(b"\n")?;
+        file.sync_data()?;
+        return Ok(Some(format!("{}: added the missing newline after the last record", path.display())));
+    }
+    if tail.iter().all(u8::is_ascii_whitespace) {
+        file.write_all(b"\n")?;
+        file.sync_data()?;
+        return Ok(None);
+    }
+    file.set_len(keep)?;
+    file.sync_data()?;
+    let line = 1 + bytecount_newlines(file, keep)?;
+    Ok(Some(format!("{}:{line}: dropped a torn last record ({} bytes) left by an interrupted run", path.display(), len - keep)))
+}
+
+fn bytecount_newlines(file: &mut File, upto: u64) -> std::io::Result<usize> {
+    use std::io::{Read, Seek, SeekFrom};
+    file.seek(SeekFrom::Start(0))?;
+    let mut n = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut r = file.take(upto);
+    loop {
+        let k = r.read(&mut buf)?;
+        if k == 0 {
+            return Ok(n);
+        }
+        n += buf[..k].iter().filter(|&&b| b == b'\n').count();
     }
 }
 
@@ -100,7 +170,7 @@ pub fn load(path: &Path) -> Result<Loaded, StoreError> {
             .ok()
             .and_then(|v| v.get("schema").and_then(|s| s.as_u64()));
         if let Some(found) = schema.filter(|s| *s > SCHEMA_VERSION as u64) {
-            return Err(StoreError::NewerSchema { path: path.to_owned(), line: line_no, found: found as u32 });
+            return Err(StoreError::NewerSchema { path: path.to_owned(), line: line_no, found });
         }
         match serde_json::from_str::<ResultRecord>(text) {
             Ok(r) => loaded.records.push(r),
