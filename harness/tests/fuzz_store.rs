@@ -1,11 +1,29 @@
-//! Results store robustness (issue 9): a torn tail left by a killed run must not make the store
-//! unloadable once the next run appends, and a schema number beyond u32 is reported as written.
+//! Fuzzing the results store loader (`store::load`, JSON Lines) (issue 9, reliability).
+//!
+//! The store under test is written by `ResultStore::append`: 8 records of every entry kind, with
+//! multi-byte text in some. What is injected, and how many cases run:
+//! - `truncation_at_every_byte`: the file cut at every byte offset (one case per byte, about
+//!   3,000); a killed writer leaves exactly this.
+//! - `corrupted_line_in_the_middle` (400 proptest cases, fixed seed): one line mutated (byte flips,
+//!   inserted bytes including `\n`, NULs and non-UTF-8, deleted ranges, the line replaced by
+//!   random bytes or by nothing).
+//! - `newer_and_odd_schemas` (12 fixed cases): the `schema` field of one record set to newer, huge,
+//!   negative, fractional and non-numeric values.
+//! - `huge_lines` (3 fixed cases): a 16 MiB line in the middle, a 16 MiB torn last line, a torn
+//!   last line of non-UTF-8 bytes.
+//!
+//! Properties: loading never panics; a complete record before the damage is always loaded and
+//! equal to what was written; a torn last line is dropped with a warning naming the file and
+//! line; any other damage is an error naming the file and the damaged line.
 
-use std::path::Path;
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mcubench::results::{Entry, JobKey, Metric, Provenance, ResultRecord, Source, SCHEMA_VERSION};
 use mcubench::store::{load, ResultStore, StoreError};
+use proptest::prelude::*;
+use proptest::test_runner::{RngSeed, TestRunner};
 
 fn records() -> Vec<ResultRecord> {
     let job = |b: &str, w: &str| JobKey { board: b.into(), framework: "mcubench-ref".into(), workload: w.into() };
@@ -81,6 +99,121 @@ fn error_line(e: &StoreError, path: &Path) -> usize {
 }
 
 #[test]
+fn truncation_at_every_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bytes, ranges) = written_store(dir.path());
+    let all = records();
+    let path = dir.path().join("cut.jsonl");
+    let (mut torn_dropped, mut torn_kept) = (0, 0);
+    for cut in 0..=bytes.len() {
+        let loaded = load_bytes(&path, &bytes[..cut]).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+        let whole = ranges.iter().filter(|r| r.end <= cut).count();
+        // A record cut exactly before its newline is still whole JSON; keeping it loses nothing.
+        let torn_is_whole = ranges.get(whole).is_some_and(|r| cut == r.end - 1);
+        let want = whole + usize::from(torn_is_whole);
+        assert_eq!(loaded.records.len(), want, "cut at {cut}: {:?}", loaded.warnings);
+        for (got, want) in loaded.records.iter().zip(&all) {
+            assert_eq!(got, want, "cut at {cut}");
+        }
+        let torn = ranges.get(whole).is_some_and(|r| cut > r.start) && !torn_is_whole;
+        if torn {
+            assert_eq!(loaded.warnings.len(), 1, "cut at {cut}");
+            let w = &loaded.warnings[0];
+            assert!(w.contains(&format!("{}:{}:", path.display(), whole + 1)), "cut at {cut}: {w}");
+            torn_dropped += 1;
+        } else {
+            assert!(loaded.warnings.is_empty(), "cut at {cut}: {:?}", loaded.warnings);
+            torn_kept += usize::from(torn_is_whole);
+        }
+    }
+    println!("{} cuts: {torn_dropped} torn records dropped with a warning, {torn_kept} whole-but-unterminated kept", bytes.len() + 1);
+}
+
+#[derive(Debug, Clone)]
+enum Damage {
+    Flip(prop::sample::Index, u8),
+    Insert(prop::sample::Index, Vec<u8>),
+    Delete(prop::sample::Index, usize),
+    Replace(Vec<u8>),
+}
+
+fn damage() -> impl Strategy<Value = Damage> {
+    let byte = prop_oneof![4 => any::<u8>(), 1 => Just(b'\n'), 1 => Just(0u8), 1 => Just(0xffu8), 1 => Just(b'"'), 1 => Just(b'}')];
+    prop_oneof![
+        4 => (any::<prop::sample::Index>(), 1..=255u8).prop_map(|(i, m)| Damage::Flip(i, m)),
+        2 => (any::<prop::sample::Index>(), proptest::collection::vec(byte.clone(), 1..16)).prop_map(|(i, b)| Damage::Insert(i, b)),
+        2 => (any::<prop::sample::Index>(), 1usize..200).prop_map(|(i, n)| Damage::Delete(i, n)),
+        1 => proptest::collection::vec(byte, 0..300).prop_map(Damage::Replace),
+    ]
+}
+
+#[test]
+fn corrupted_line_in_the_middle() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bytes, ranges) = written_store(dir.path());
+    let all = records();
+    let path = dir.path().join("corrupt.jsonl");
+    let n = ranges.len();
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 400,
+        failure_persistence: None,
+        rng_seed: RngSeed::Fixed(0x5eed_5702),
+        ..ProptestConfig::default()
+    });
+    let (errors, still_valid) = (Cell::new(0), Cell::new(0));
+    let strategy = (0..n - 1, proptest::collection::vec(damage(), 1..4));
+    runner
+        .run(&strategy, |(k, damages)| {
+            // Damage the body of line k (its newline stays, so the line is complete).
+            let r = ranges[k].clone();
+            let mut line = bytes[r.start..r.end - 1].to_vec();
+            for d in &damages {
+                let len = line.len().max(1);
+                match d {
+                    Damage::Flip(i, m) if !line.is_empty() => line[i.index(len)] ^= m,
+                    Damage::Insert(i, b) => {
+                        let at = i.index(len + 1).min(line.len());
+                        line.splice(at..at, b.iter().copied());
+                    }
+                    Damage::Delete(i, c) if !line.is_empty() => {
+                        let at = i.index(len);
+                        line.drain(at..(at + c).min(line.len()));
+                    }
+                    Damage::Replace(b) => line = b.clone(),
+                    _ => {}
+                }
+            }
+            let extra_lines = line.iter().filter(|&&b| b == b'\n').count();
+            let mut file = bytes[..r.start].to_vec();
+            file.extend_from_slice(&line);
+            file.extend_from_slice(&bytes[r.end - 1..]);
+            match load_bytes(&path, &file) {
+                Ok(loaded) => {
+                    still_valid.set(still_valid.get() + 1);
+                    // Whatever line k became, the other records are all there, in order.
+                    let got = &loaded.records;
+                    prop_assert!(got.len() >= n - 1, "{} records", got.len());
+                    prop_assert_eq!(&got[..k], &all[..k]);
+                    prop_assert_eq!(&got[got.len() - (n - k - 1)..], &all[k + 1..]);
+                    prop_assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+                }
+                Err(e) => {
+                    errors.set(errors.get() + 1);
+                    let at = error_line(&e, &path);
+                    prop_assert!(
+                        (k + 1..=k + 1 + extra_lines).contains(&at),
+                        "damage on line {} (+{extra_lines} new lines) reported at line {at}: {e}",
+                        k + 1
+                    );
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    println!("400 cases: {} errors naming the damaged line, {} still loaded (damage left valid records)", errors.get(), still_valid.get());
+}
+
+#[test]
 fn newer_and_odd_schemas() {
     let dir = tempfile::tempdir().unwrap();
     let (bytes, ranges) = written_store(dir.path());
@@ -118,6 +251,35 @@ fn newer_and_odd_schemas() {
             (None, StoreError::Corrupt { .. }) => assert!(msg.contains("schema"), "schema {v}: {msg}"),
             _ => panic!("schema {v}: {msg}"),
         }
+    }
+}
+
+#[test]
+fn huge_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bytes, ranges) = written_store(dir.path());
+    let all = records();
+    let path: PathBuf = dir.path().join("huge.jsonl");
+    let huge = vec![b'x'; 16 << 20];
+
+    // In the middle: an error naming that line.
+    let mut file = bytes[..ranges[3].end].to_vec();
+    file.extend_from_slice(&huge);
+    file.push(b'\n');
+    file.extend_from_slice(&bytes[ranges[3].end..]);
+    let e = load_bytes(&path, &file).unwrap_err();
+    assert_eq!(error_line(&e, &path), 5);
+    assert!(e.to_string().len() < 4096, "the error message quotes the huge line");
+
+    // A huge torn last line, then a torn non-UTF-8 one: dropped with a warning, the rest kept.
+    for tail in [huge.clone(), b"{\"schema\":1,\"run_id\":\"\xff\xfe\xc3".to_vec()] {
+        let mut file = bytes.clone();
+        file.extend_from_slice(&tail);
+        let loaded = load_bytes(&path, &file).unwrap();
+        assert_eq!(loaded.records, all);
+        assert_eq!(loaded.warnings.len(), 1);
+        assert!(loaded.warnings[0].contains(&format!("{}:{}:", path.display(), all.len() + 1)), "{:?}", loaded.warnings);
+        assert!(loaded.warnings[0].len() < 4096);
     }
 }
 
