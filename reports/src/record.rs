@@ -50,9 +50,11 @@ impl fmt::Display for JobKey {
 ///
 /// In the store, `framework_flags` (the compiler and flags the framework was built with, as
 /// the firmware reports them) is a field of its own, optional, so older records still read
-/// (schema 1). In memory it rides on `toolchain`, after a newline ([`Provenance::framework_flags`],
-/// [`Provenance::set_framework_flags`]), because code outside this crate builds `Provenance`
-/// with every field named; a new field would break it.
+/// (schema 1). In memory it rides on `harness_version`, after a newline
+/// ([`Provenance::framework_flags`], [`Provenance::set_framework_flags`]), because code outside
+/// this crate (ci/src/testutil.rs) builds `Provenance` with every field named, so a new field
+/// would break it; `harness_version` is the one field nothing compares. Read it with
+/// [`Provenance::harness`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(from = "ProvenanceRepr", into = "ProvenanceRepr")]
 pub struct Provenance {
@@ -61,7 +63,7 @@ pub struct Provenance {
     pub firmware_sha256: Option<String>,
     /// The framework's version: what the firmware reports in `m-mcubench-framework-[...]`.
     pub framework_version: Option<String>,
-    /// The firmware's Rust toolchain (`rustc -V`); see the type's note for the framework flags.
+    /// The firmware's Rust toolchain (`rustc -V`).
     pub toolchain: Option<String>,
     pub emulator: Option<String>,
     pub cpu: String,
@@ -73,19 +75,19 @@ pub struct Provenance {
 impl Provenance {
     /// The compiler and flags the framework was built with (`m-mcubench-framework-build-[...]`).
     pub fn framework_flags(&self) -> Option<&str> {
-        self.toolchain.as_deref().and_then(|t| t.split_once('\n')).map(|(_, f)| f)
+        self.harness_version.split_once('\n').map(|(_, f)| f)
     }
 
-    /// The Rust toolchain alone.
-    pub fn rust_toolchain(&self) -> Option<&str> {
-        self.toolchain.as_deref().map(|t| t.split_once('\n').map_or(t, |(r, _)| r))
+    /// The harness version alone.
+    pub fn harness(&self) -> &str {
+        self.harness_version.split_once('\n').map_or(&self.harness_version, |(h, _)| h)
     }
 
     pub fn set_framework_flags(&mut self, flags: Option<&str>) {
-        let rust = self.rust_toolchain().map(str::to_string);
-        self.toolchain = match (rust, flags.map(|f| f.replace('\n', " "))) {
-            (r, None) => r,
-            (r, Some(f)) => Some(format!("{}\n{f}", r.unwrap_or_default())),
+        let harness = self.harness().to_string();
+        self.harness_version = match flags {
+            Some(f) => format!("{harness}\n{}", f.replace('\n', " ")),
+            None => harness,
         };
     }
 }
@@ -129,14 +131,13 @@ impl From<ProvenanceRepr> for Provenance {
 impl From<Provenance> for ProvenanceRepr {
     fn from(p: Provenance) -> Self {
         let framework_flags = p.framework_flags().map(str::to_string);
-        let toolchain = p.rust_toolchain().filter(|t| !t.is_empty()).map(str::to_string);
         ProvenanceRepr {
-            harness_version: p.harness_version,
+            harness_version: p.harness().to_string(),
             git_revision: p.git_revision,
             firmware_sha256: p.firmware_sha256,
             framework_version: p.framework_version,
             framework_flags,
-            toolchain,
+            toolchain: p.toolchain,
             emulator: p.emulator,
             cpu: p.cpu,
             target: p.target,
@@ -365,19 +366,26 @@ mod tests {
 
     #[test]
     fn framework_flags_are_a_field_of_their_own_in_the_store() {
-        let mut p = Provenance { toolchain: Some("rustc 1.95.0".into()), framework_version: Some("2020-07-12".into()), ..Default::default() };
+        let mut p = Provenance {
+            harness_version: "0.1.0".into(),
+            toolchain: Some("rustc 1.95.0".into()),
+            framework_version: Some("2020-07-12".into()),
+            ..Default::default()
+        };
         p.set_framework_flags(Some("arm-none-eabi-g++ 12.2.1 -O3 -mcpu=cortex-m7"));
         assert_eq!(p.framework_flags(), Some("arm-none-eabi-g++ 12.2.1 -O3 -mcpu=cortex-m7"));
-        assert_eq!(p.rust_toolchain(), Some("rustc 1.95.0"));
+        // Fields the CI gate compares are untouched.
+        assert_eq!((p.harness(), p.toolchain.as_deref()), ("0.1.0", Some("rustc 1.95.0")));
         let json = serde_json::to_value(&p).unwrap();
         assert_eq!(json["framework_flags"], "arm-none-eabi-g++ 12.2.1 -O3 -mcpu=cortex-m7");
+        assert_eq!(json["harness_version"], "0.1.0");
         assert_eq!(json["toolchain"], "rustc 1.95.0");
         assert_eq!(serde_json::from_value::<Provenance>(json).unwrap(), p);
         // Records written before the field existed still read, without flags.
         let old = r#"{"harness_version":"0.1.0","git_revision":null,"firmware_sha256":null,"framework_version":"0.1.0","toolchain":"rustc 1.95.0","emulator":null,"cpu":"Cortex-M4","target":"t","clock_hz":1,"board_kind":"qemu"}"#;
         let p: Provenance = serde_json::from_str(old).unwrap();
         assert_eq!(p.framework_flags(), None);
-        assert_eq!(p.toolchain.as_deref(), Some("rustc 1.95.0"));
+        assert_eq!(p.harness_version, "0.1.0");
         assert!(!serde_json::to_string(&p).unwrap().contains("framework_flags"));
     }
 }

@@ -301,8 +301,8 @@ pub fn analyse(records: &[ResultRecord]) -> PolarsResult<Analysis> {
             a.runs.push(r.run_id.clone());
         }
         a.jobs.insert((sys.clone(), r.job.workload.clone()));
-        if let Some(t) = r.provenance.rust_toolchain() {
-            a.toolchains.entry(sys.clone()).or_insert_with(|| t.to_string());
+        if let Some(t) = &r.provenance.toolchain {
+            a.toolchains.entry(sys.clone()).or_insert_with(|| t.clone());
         }
         if let Some(f) = r.provenance.framework_flags() {
             a.framework_flags.entry(sys.clone()).or_insert_with(|| f.to_string());
