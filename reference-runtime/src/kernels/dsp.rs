@@ -100,7 +100,14 @@ pub struct LayerQ<'a> {
     acc_bound: u64,
     /// Every channel is [`ChanKind::Normal`].
     simple: bool,
+    /// Channels no fast form covers (see [`LayerQ::with_fixups`]): the kernel computes them
+    /// with dummy parameters and the caller recomputes them exactly afterwards.
+    fixups: [u16; MAX_FIXUPS],
+    n_fixups: usize,
 }
+
+/// Most channels per layer recomputed exactly after a fast kernel (see [`LayerQ::with_fixups`]).
+pub const MAX_FIXUPS: usize = 8;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ChanKind {
@@ -115,6 +122,27 @@ enum ChanKind {
 impl<'a> LayerQ<'a> {
     /// `acc_bound` bounds the true (unwrapped) accumulator without the bias.
     pub fn new(bias: Option<I32Le<'a>>, quant: QuantTable<'a>, stage: OutputStage, out_c: usize, acc_bound: u64) -> Self {
+        Self::build(bias, quant, stage, out_c, acc_bound, 0)
+    }
+
+    /// As [`LayerQ::new`], but up to [`MAX_FIXUPS`] channels that no fast form covers leave
+    /// the layer in a fast mode: MobileNet's dead channels (bias near +-2^30, shift down to
+    /// -31) whose results are not provably constant over the generic accumulator bound would
+    /// otherwise put the whole layer on the reference arithmetic. Such channels get harmless
+    /// dummy parameters; the caller must recompute them with [`LayerQ::fixups`].
+    pub fn with_fixups(bias: Option<I32Le<'a>>, quant: QuantTable<'a>, stage: OutputStage, out_c: usize, acc_bound: u64) -> Self {
+        Self::build(bias, quant, stage, out_c, acc_bound, MAX_FIXUPS)
+    }
+
+    /// Channels to recompute exactly after the fast kernel (empty unless built by
+    /// [`LayerQ::with_fixups`]).
+    pub fn fixups(&self) -> impl Iterator<Item = usize> + '_ {
+        self.fixups[..self.n_fixups].iter().map(|&c| c as usize)
+    }
+
+    fn build(bias: Option<I32Le<'a>>, quant: QuantTable<'a>, stage: OutputStage, out_c: usize, acc_bound: u64, max_fixups: usize) -> Self {
+        let mut fixups = [0u16; MAX_FIXUPS];
+        let mut n_fixups = 0;
         let mut fast = acc_bound < (1 << 29) && !quant.is_empty();
         let mut masked = false;
         // Common case first: every channel Normal (cheap to check, and `chan` can skip the
@@ -134,6 +162,10 @@ impl<'a> LayerQ<'a> {
                 match Self::kind(quant.get(ch), stage.output_offset, acc_bound, b) {
                     ChanKind::Normal | ChanKind::Constant(_) => {}
                     ChanKind::ZeroShift | ChanKind::Large => masked = true,
+                    ChanKind::Unsupported if n_fixups < max_fixups && ch <= u16::MAX as usize => {
+                        fixups[n_fixups] = ch as u16;
+                        n_fixups += 1;
+                    }
                     ChanKind::Unsupported => {
                         fast = false;
                         break;
@@ -148,7 +180,10 @@ impl<'a> LayerQ<'a> {
             (true, true, true) => Mode::FastSatMask,
             (true, false, _) => Mode::FastClamp,
         };
-        LayerQ { mode, bias, quant, stage, acc_bound, simple }
+        if !fast {
+            n_fixups = 0;
+        }
+        LayerQ { mode, bias, quant, stage, acc_bound, simple, fixups, n_fixups }
     }
 
     /// How channel `(m, shift)` with bias `b` is requantized when its accumulator lies in
@@ -201,6 +236,9 @@ impl<'a> LayerQ<'a> {
             ChanKind::ZeroShift => ChanQ { bias, mult, shift: 0, hb: off, smask: 0, post: 0 },
             ChanKind::Large => ChanQ { bias, mult, shift: -shift, hb: 1 << (-shift - 1), smask: -1, post: off },
             ChanKind::Constant(v) => ChanQ { bias, mult: 0, shift: 1, hb: 1 + 2 * v, smask: -1, post: 0 },
+            // A fast layer has such a channel only as a fixup: a dummy that cannot overflow
+            // (result 0), overwritten by the caller.
+            ChanKind::Unsupported if self.n_fixups > 0 => ChanQ { bias: 0, mult: 0, shift: 1, hb: 1, smask: -1, post: 0 },
             ChanKind::Unsupported => ChanQ { bias, mult, shift, hb: 0, smask: 0, post: 0 },
         }
     }
@@ -715,7 +753,7 @@ pub fn conv2d(
         return portable::conv2d(w, input, input_offset, filter, filter_in_c, bias, quant, stage, output);
     }
     let acc_bound = k as u64 * 128 * (128 + input_offset.unsigned_abs() as u64);
-    let lq = LayerQ::new(bias, quant, stage, w.out_c, acc_bound);
+    let lq = LayerQ::with_fixups(bias, quant, stage, w.out_c, acc_bound);
     if k % 4 == 0 {
         conv_dispatch(w, input, input_offset, &filter[..w.out_c * k], k, &lq, output);
     } else {
@@ -727,6 +765,57 @@ pub fn conv2d(
             d[..k].copy_from_slice(s);
         }
         conv_dispatch(w, input, input_offset, &padded[..w.out_c * kp], kp, &lq, output);
+    }
+    for ch in lq.fixups() {
+        conv_channel_exact(w, input, input_offset, filter, ch, bias, quant, stage, output);
+    }
+}
+
+/// Output channel `ch` of CONV_2D with the reference arithmetic (the fixups of
+/// [`LayerQ::with_fixups`]).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn conv_channel_exact(
+    w: &Window,
+    input: &[i8],
+    input_offset: i32,
+    filter: &[i8],
+    ch: usize,
+    bias: Option<I32Le<'_>>,
+    quant: QuantTable<'_>,
+    stage: OutputStage,
+    output: &mut [i8],
+) {
+    let k = w.filter_h * w.filter_w * w.in_c;
+    let f = &filter[ch * k..(ch + 1) * k];
+    let (mult, shift) = quant.get(ch);
+    let b0 = bias.map_or(0, |b| b.get(ch));
+    for b in 0..w.batches {
+        for oy in 0..w.out_h {
+            let in_y0 = (oy * w.stride_h) as isize - w.pad_h as isize;
+            for ox in 0..w.out_w {
+                let in_x0 = (ox * w.stride_w) as isize - w.pad_w as isize;
+                let mut acc = b0;
+                for fy in 0..w.filter_h {
+                    let iy = in_y0 + (w.dilation_h * fy) as isize;
+                    if iy < 0 || iy >= w.in_h as isize {
+                        continue;
+                    }
+                    for fx in 0..w.filter_w {
+                        let ix = in_x0 + (w.dilation_w * fx) as isize;
+                        if ix < 0 || ix >= w.in_w as isize {
+                            continue;
+                        }
+                        let base = ((b * w.in_h + iy as usize) * w.in_w + ix as usize) * w.in_c;
+                        let taps = &f[(fy * w.filter_w + fx) * w.in_c..][..w.in_c];
+                        for (&x, &fv) in input[base..base + w.in_c].iter().zip(taps) {
+                            acc = acc.wrapping_add((x as i32 + input_offset) * fv as i32);
+                        }
+                    }
+                }
+                output[((b * w.out_h + oy) * w.out_w + ox) * w.out_c + ch] = stage.apply(acc, mult, shift);
+            }
+        }
     }
 }
 
