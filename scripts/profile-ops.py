@@ -81,7 +81,7 @@ def main():
         total = 0
         for line in open(counts):
             parts = line.split()
-            if parts and parts[0] == "window":
+            if len(parts) == 3 and parts[0] == "window" and parts[2].isdigit():
                 n = int(parts[2])
                 total += n
                 print(f"op {parts[1]:>3} {n:>12,}")

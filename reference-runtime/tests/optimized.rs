@@ -197,7 +197,7 @@ fn conv_fixup_channel_matches_reference() {
         in_c: 128,
         out_h: 3,
         out_w: 3,
-        out_c: 6,
+        out_c: 16,
         filter_h: 1,
         filter_w: 1,
         stride_h: 1,
@@ -210,26 +210,26 @@ fn conv_fixup_channel_matches_reference() {
     let mut input = r.i8s(9 * 128);
     input[..128].fill(-128);
     input[128..256].fill(127);
-    let mut filter = r.i8s(6 * 128);
+    let mut filter = r.i8s(16 * 128);
     filter[2 * 128..3 * 128].fill(1);
     let mut bias = Vec::new();
     let mut q = Vec::new();
-    for ch in 0..6 {
+    for ch in 0..16 {
         let (b, m, s): (i32, i32, i32) = if ch == 2 { ((1 << 30) - 1000, 1 << 30, -30) } else { (100 * ch, 1_500_000_000, -9) };
         bias.extend(b.to_le_bytes());
         q.extend(m.to_le_bytes().into_iter().chain(s.to_le_bytes()));
     }
     let st = OutputStage { output_offset: -5, act_min: -128, act_max: 127 };
     let acc_bound = 128u64 * 128 * 256;
-    let lq = dsp::LayerQ::with_fixups(Some(I32Le::new(&bias)), QuantTable::new(&q), st, 6, acc_bound);
+    let lq = dsp::LayerQ::with_fixups(Some(I32Le::new(&bias)), QuantTable::new(&q), st, 16, acc_bound);
     assert_eq!(lq.fixups().collect::<Vec<_>>(), vec![2]);
     assert_ne!(lq.mode, dsp::Mode::Exact);
-    let (mut a, mut c) = (vec![0i8; 54], vec![0i8; 54]);
+    let (mut a, mut c) = (vec![0i8; 9 * 16], vec![0i8; 9 * 16]);
     let bv = Some(I32Le::new(&bias));
     refk::conv2d(&w, &input, 128, &filter, 128, bv, QuantTable::new(&q), st, &mut a);
     dsp::conv2d(&w, &input, 128, &filter, 128, bv, QuantTable::new(&q), st, &mut c);
     assert_eq!(a, c);
     // The straddling channel really takes both values, so a constant would be wrong.
-    let ch2: Vec<i8> = a.iter().skip(2).step_by(6).copied().collect();
+    let ch2: Vec<i8> = a.iter().skip(2).step_by(16).copied().collect();
     assert!(ch2.iter().any(|&v| v != ch2[0]), "channel 2 is constant: {ch2:?}");
 }

@@ -112,7 +112,9 @@ pub const SUPPORTED_OPS: &[i32] = &[
 /// Imports a `.tflite` flatbuffer. Never panics on any input.
 pub fn import_tflite(bytes: &[u8]) -> Result<ImportedModel, ImportError> {
     let model = TfliteModel::parse(bytes)?;
-    Lowering::new(&model)?.run()
+    let mut imported = Lowering::new(&model)?.run()?;
+    crate::fold::fold_constant_channels(&mut imported.blob);
+    Ok(imported)
 }
 
 struct Lowering<'m, 'a> {

@@ -107,7 +107,7 @@ pub struct LayerQ<'a> {
 }
 
 /// Most channels per layer recomputed exactly after a fast kernel (see [`LayerQ::with_fixups`]).
-pub const MAX_FIXUPS: usize = 8;
+pub const MAX_FIXUPS: usize = 32;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ChanKind {
@@ -130,8 +130,12 @@ impl<'a> LayerQ<'a> {
     /// -31) whose results are not provably constant over the generic accumulator bound would
     /// otherwise put the whole layer on the reference arithmetic. Such channels get harmless
     /// dummy parameters; the caller must recompute them with [`LayerQ::fixups`].
+    ///
+    /// A channel becomes a fixup only while fixups stay cheaper than the reference
+    /// arithmetic for the whole layer (at most one channel in 16). The importer already folds
+    /// the provably constant ones (`mcubench_workloads::fold`), so fixups are rare.
     pub fn with_fixups(bias: Option<I32Le<'a>>, quant: QuantTable<'a>, stage: OutputStage, out_c: usize, acc_bound: u64) -> Self {
-        Self::build(bias, quant, stage, out_c, acc_bound, MAX_FIXUPS)
+        Self::build(bias, quant, stage, out_c, acc_bound, MAX_FIXUPS.min(out_c / 16))
     }
 
     /// Channels to recompute exactly after the fast kernel (empty unless built by
@@ -701,6 +705,34 @@ fn fill_column_any(
     let groups = k.div_ceil(4);
     let in_y0 = (oy * w.stride_h) as isize - w.pad_h as isize;
     let in_x0 = (ox * w.stride_w) as isize - w.pad_w as isize;
+    let inside = in_y0 >= 0
+        && in_x0 >= 0
+        && in_y0 as usize + w.dilation_h * (w.filter_h - 1) < w.in_h
+        && in_x0 as usize + w.filter_w - 1 < w.in_w;
+    if inside && w.dilation_w == 1 {
+        // The whole window is in the image: each filter row is one contiguous run of
+        // `filter_w * in_c` bytes (one copy instead of one per tap: the RGB stem has 3-byte taps).
+        let run = w.filter_w * in_c;
+        for fy in 0..w.filter_h {
+            let iy = in_y0 as usize + w.dilation_h * fy;
+            let base = ((b * w.in_h + iy) * w.in_w + in_x0 as usize) * in_c;
+            stage[fy * run..(fy + 1) * run].copy_from_slice(&input[base..base + run]);
+        }
+    } else {
+        fill_taps_any(w, input, zp, b, in_y0, in_x0, stage);
+    }
+    stage[k..groups * 4].fill(zp);
+    let off2 = dup16(input_offset);
+    for (s, d) in stage[..groups * 4].chunks_exact(4).zip(dst.chunks_mut(stride)) {
+        let (e, o) = widen(off2, word(s));
+        d[0] = e;
+        d[1] = o;
+    }
+}
+
+/// The taps of one im2col column, any geometry: padding taps get the zero point `zp`.
+fn fill_taps_any(w: &Window, input: &[i8], zp: i8, b: usize, in_y0: isize, in_x0: isize, stage: &mut [i8; MAX_K]) {
+    let in_c = w.in_c;
     let mut i = 0;
     for fy in 0..w.filter_h {
         let iy = in_y0 + (w.dilation_h * fy) as isize;
@@ -715,13 +747,6 @@ fn fill_column_any(
             }
             i += in_c;
         }
-    }
-    stage[k..groups * 4].fill(zp);
-    let off2 = dup16(input_offset);
-    for (s, d) in stage[..groups * 4].chunks_exact(4).zip(dst.chunks_mut(stride)) {
-        let (e, o) = widen(off2, word(s));
-        d[0] = e;
-        d[1] = o;
     }
 }
 
