@@ -25,7 +25,7 @@
 //! See [`LayerQ`]: when the layer's bounds allow it, TFLite's double-rounding
 //! `MultiplyByQuantizedMultiplier` + output offset + clamp is five instructions plus `SSAT`,
 //! exactly equal; otherwise the reference arithmetic is used.
-use super::simd::{dup16, requant_core, requant_core_mask, ssat8, sxtab16, sxtab16_ror8};
+use super::simd::{copy_words, dup16, requant_core, requant_core_mask, ssat8, sxtab16, sxtab16_ror8};
 #[cfg(not(mcubench_dsp))]
 use super::simd::{smlad, sxtb16, sxtb16_ror8};
 use super::{portable, I32Le, OutputStage, QuantTable, Window};
@@ -250,6 +250,20 @@ impl<'a> LayerQ<'a> {
     /// Fills `table` with channels `c0..c0 + table.len()`.
     #[inline(never)]
     fn fill(&self, c0: usize, extra: i32, table: &mut [ChanQ]) {
+        if self.simple && self.mode != Mode::Exact {
+            // The common case, kept free of the per-channel classification (FC layers fill
+            // their table for every input row).
+            let off = self.stage.output_offset;
+            for (i, t) in table.iter_mut().enumerate() {
+                let ch = c0 + i;
+                let bias = self.bias.map_or(0, |b| b.get(ch)).wrapping_add(extra);
+                let (mult, shift) = self.quant.get(ch);
+                let e = -shift;
+                let hb = (1i32 << (e - 1)).wrapping_add(off.wrapping_shl(e as u32));
+                *t = ChanQ { bias, mult, shift: e, hb, smask: -1, post: 0 };
+            }
+            return;
+        }
         for (i, t) in table.iter_mut().enumerate() {
             *t = self.chan(c0 + i, extra);
         }
@@ -697,7 +711,7 @@ fn fill_column_any(
     ox: usize,
     dst: &mut [u32],
     stride: usize,
-    stage: &mut [i8; MAX_K],
+    stage: &mut Stage,
 ) {
     let zp = (-input_offset) as i8;
     let in_c = w.in_c;
@@ -716,22 +730,38 @@ fn fill_column_any(
         for fy in 0..w.filter_h {
             let iy = in_y0 as usize + w.dilation_h * fy;
             let base = ((b * w.in_h + iy) * w.in_w + in_x0 as usize) * in_c;
-            stage[fy * run..(fy + 1) * run].copy_from_slice(&input[base..base + run]);
+            let src = &input[base..base + run];
+            if base + run.div_ceil(4) * 4 <= input.len() {
+                // SAFETY: the word copy reads at most `run + 3` bytes, checked just above, and
+                // writes at most `k + 3 < MAX_K + 4` bytes of `stage`.
+                unsafe { copy_words(stage.as_mut_ptr().add(fy * run), src.as_ptr(), run) };
+            } else {
+                stage[fy * run..(fy + 1) * run].copy_from_slice(src);
+            }
         }
     } else {
         fill_taps_any(w, input, zp, b, in_y0, in_x0, stage);
     }
-    stage[k..groups * 4].fill(zp);
+    // Up to three zero-point bytes pad the column to whole groups (`k + 4 <= MAX_K + 4`).
+    stage[k..k + 4].copy_from_slice(&[zp; 4]);
     let off2 = dup16(input_offset);
-    for (s, d) in stage[..groups * 4].chunks_exact(4).zip(dst.chunks_mut(stride)) {
-        let (e, o) = widen(off2, word(s));
-        d[0] = e;
-        d[1] = o;
+    assert!(dst.len() > (groups - 1) * stride + 1);
+    for g in 0..groups {
+        // SAFETY: `4 * g + 3 < groups * 4 <= MAX_K`; `g * stride + 1 < dst.len()` by the assert.
+        unsafe {
+            let (e, o) = widen(off2, rd4(stage.as_ptr().add(4 * g)) );
+            *dst.get_unchecked_mut(g * stride) = e;
+            *dst.get_unchecked_mut(g * stride + 1) = o;
+        }
     }
 }
 
+/// The int8 staging buffer of [`fill_column_any`]: a column of up to [`MAX_K`] values plus
+/// the slack its word copies and padding write past the end.
+type Stage = [i8; MAX_K + 4];
+
 /// The taps of one im2col column, any geometry: padding taps get the zero point `zp`.
-fn fill_taps_any(w: &Window, input: &[i8], zp: i8, b: usize, in_y0: isize, in_x0: isize, stage: &mut [i8; MAX_K]) {
+fn fill_taps_any(w: &Window, input: &[i8], zp: i8, b: usize, in_y0: isize, in_x0: isize, stage: &mut Stage) {
     let in_c = w.in_c;
     let mut i = 0;
     for fy in 0..w.filter_h {
@@ -862,10 +892,10 @@ fn conv_core<const M: u8>(w: &Window, input: &[i8], input_offset: i32, filter: &
     let off2 = dup16(input_offset);
     let c4 = w.in_c % 4 == 0;
     let mut buf = [0u32; MAX_K / 2 * 2];
-    let mut stage_buf = [0i8; MAX_K];
+    let mut stage_buf: Stage = [0; MAX_K + 4];
     let mut table = [ChanQ::default(); CH_CHUNK];
     let st = lq.stage;
-    let fill = |p: usize, dst: &mut [u32], stride: usize, stage_buf: &mut [i8; MAX_K]| {
+    let fill = |p: usize, dst: &mut [u32], stride: usize, stage_buf: &mut Stage| {
         let ox = p % w.out_w;
         let t = p / w.out_w;
         let (oy, b) = (t % w.out_h, t / w.out_h);
