@@ -107,13 +107,13 @@
 //!   point, or PADV2's constant), `P_PAD_BEFORE + d` / `P_PAD_AFTER + d` per dimension `d`
 //!   (zero past the rank). The output shape is input + before + after in every dimension.
 //! * MEAN: input NHWC rank 4, reduced over H and W; output `[N, 1, 1, C]` or `[N, C]`;
-//!   `P_MEAN_MODE` selects TFLM's int8 path ([`MEAN_MODE_KEEP_DIMS`],
-//!   [`MEAN_MODE_SAME_QUANT`], [`MEAN_MODE_REQUANT`]), `P_MEAN_INPUT_ZP, P_MEAN_OUTPUT_ZP,
-//!   P_MEAN_MULTIPLIER, P_MEAN_SHIFT` (for `MEAN_MODE_REQUANT` the multiplier already includes
-//!   the 1/(H*W) factor, as TFLM's `QuantizedMeanOrSum` folds it in).
+//!   `P_MEAN_INPUT_ZP, P_MEAN_OUTPUT_ZP, P_MEAN_MULTIPLIER, P_MEAN_SHIFT`: the multiplier
+//!   already includes the 1/(H*W) factor, as TFLM's `QuantizedMeanOrSum` folds it in (TFLM
+//!   runs that one integer path for every int8 MEAN, keep_dims or not, same quantization or
+//!   not).
 //! * CONCATENATION: 1..=4 int8 inputs (activations or constants) of the output's rank;
-//!   `P_CONCAT_AXIS` (0..rank). A plain byte copy: TFLM's int8 concatenation does not
-//!   requantize, even when input and output quantization differ.
+//!   `P_CONCAT_AXIS` (0..rank). A plain byte copy, as TFLM's int8 concatenation (whose
+//!   Prepare requires every input to share the output's quantization; so does the importer).
 //! * MUL: inputs (a, b), activations or int8 constants, each broadcastable to the output
 //!   (right-aligned, every dim 1 or the output's); `P_ACT_MIN, P_ACT_MAX`, `P_MUL_*`.
 //! * LOGISTIC: input; `P_LOGISTIC_*` (output zero point must be -128).
@@ -178,20 +178,10 @@ pub const P_PAD_BEFORE: usize = 1;
 /// First of 4 slots: padding after dimension 0..4.
 pub const P_PAD_AFTER: usize = 5;
 // MEAN
-pub const P_MEAN_MODE: usize = 0;
-pub const P_MEAN_INPUT_ZP: usize = 1;
-pub const P_MEAN_OUTPUT_ZP: usize = 2;
-pub const P_MEAN_MULTIPLIER: usize = 3;
-pub const P_MEAN_SHIFT: usize = 4;
-/// TFLM `reference_integer_ops::Mean` (keep_dims, axes {1, 2}): requantize the zero-point
-/// corrected sum, then divide by H*W rounding half away from zero.
-pub const MEAN_MODE_KEEP_DIMS: i32 = 0;
-/// TFLM `reference_ops::Mean` (identical input/output quantization): raw sum / (H*W),
-/// truncated toward zero.
-pub const MEAN_MODE_SAME_QUANT: i32 = 1;
-/// TFLM `reference_ops::QuantizedMeanOrSum`: one requantization with 1/(H*W) folded into the
-/// multiplier.
-pub const MEAN_MODE_REQUANT: i32 = 2;
+pub const P_MEAN_INPUT_ZP: usize = 0;
+pub const P_MEAN_OUTPUT_ZP: usize = 1;
+pub const P_MEAN_MULTIPLIER: usize = 2;
+pub const P_MEAN_SHIFT: usize = 3;
 // CONCATENATION
 pub const P_CONCAT_AXIS: usize = 0;
 // MUL (also uses P_ACT_MIN, P_ACT_MAX)

@@ -341,7 +341,6 @@ fn run_op(
             let input = io.input(in0.offset as usize, in0.byte_len as usize)?;
             let f = if fast { opt::mean_hw } else { k::mean_hw };
             f(
-                p[P_MEAN_MODE],
                 input,
                 dims4(&in0),
                 p[P_MEAN_INPUT_ZP],

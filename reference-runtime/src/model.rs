@@ -657,10 +657,6 @@ impl<'a> Model<'a> {
                 if !(keep || flat) {
                     return Err(bad("MEAN output must be [N, 1, 1, C] or [N, C]"));
                 }
-                let mode = p[P_MEAN_MODE];
-                if !(MEAN_MODE_KEEP_DIMS..=MEAN_MODE_REQUANT).contains(&mode) || (mode == MEAN_MODE_KEEP_DIMS && !keep) {
-                    return Err(bad("bad MEAN mode"));
-                }
                 check_int8_value(p[P_MEAN_INPUT_ZP])?;
                 check_int8_value(p[P_MEAN_OUTPUT_ZP])?;
                 check_multiplier(p[P_MEAN_MULTIPLIER], p[P_MEAN_SHIFT])?;

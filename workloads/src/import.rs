@@ -737,32 +737,33 @@ impl<'m, 'a> Lowering<'m, 'a> {
                 if resolved != [1, 2] {
                     return Err(err_op(i, name, format!("only the mean over H and W (axes 1, 2) is supported, got {axes:?}")));
                 }
+                let ot = self.b.tensors[output as usize];
+                let (n_, c_) = (it.dims[0], it.dims[3]);
+                let expected: &[u32] = if keep_dims { &[n_, 1, 1, c_] } else { &[n_, c_] };
+                if ot.dims[..ot.rank as usize] != *expected {
+                    return Err(err_op(
+                        i,
+                        name,
+                        format!("output shape {:?} is not {expected:?}", &ot.dims[..ot.rank as usize]),
+                    ));
+                }
                 let (in_s, in_zp) = self.qparams(arg(0))?;
                 let (out_s, out_zp) = self.qparams(out_idx)?;
                 let (mult, shift) = quantize_multiplier(in_s as f64 / out_s as f64)
                     .filter(|(_, s)| (-31..=30).contains(s))
                     .ok_or_else(|| err_op(i, name, "input/output scale ratio out of range"))?;
-                // TFLM's EvalMean: the special case needs keep_dims and the axis data exactly
-                // [1, 2] or [2, 1] (it compares the raw values, before resolving negatives).
-                let special = keep_dims && (axes == [1, 2] || axes == [2, 1]);
-                let (mode, mult, shift) = if special {
-                    (MEAN_MODE_KEEP_DIMS, mult, shift)
-                } else if in_zp == out_zp && in_s == out_s {
-                    (MEAN_MODE_SAME_QUANT, mult, shift)
-                } else {
-                    // QuantizedMeanOrSum folds 1/n into the multiplier.
-                    let n = it.dims[1] as i64 * it.dims[2] as i64;
-                    let mut extra = 63 - (n as u64).leading_zeros() as i32;
-                    extra = extra.min(32).min(31 + shift);
-                    let m = ((mult as i64) << extra) / n;
-                    (MEAN_MODE_REQUANT, m as i32, shift - extra)
-                };
+                // TFLM's int8 MEAN is QuantizedMeanOrSum whatever keep_dims and the
+                // quantization: 1/n folded into the multiplier, the shift clamped so that
+                // the sum cannot overflow and the final shift stays >= -31.
+                let n = it.dims[1] as i64 * it.dims[2] as i64;
+                let extra = (63 - (n as u64).leading_zeros() as i32).min(32).min(31 + shift);
+                let mult = (((mult as i64) << extra) / n) as i32;
+                let shift = shift - extra;
                 rec.opcode = OpCode::Mean as u8;
                 rec.n_inputs = 1;
                 rec.inputs[0] = input;
                 rec.output = output;
                 let p = &mut rec.params;
-                p[P_MEAN_MODE] = mode;
                 p[P_MEAN_INPUT_ZP] = in_zp;
                 p[P_MEAN_OUTPUT_ZP] = out_zp;
                 p[P_MEAN_MULTIPLIER] = mult;
@@ -784,6 +785,22 @@ impl<'m, 'a> Lowering<'m, 'a> {
                     ins.push(self.data_input(arg(k))?);
                 }
                 let output = self.activation(out_idx)?;
+                // TFLM's int8 concatenation copies bytes and its Prepare insists on identical
+                // quantization, so mixed scales are an error there as here.
+                let out_q = self.qparams(out_idx)?;
+                for k in 0..op.inputs.len() {
+                    let q = self.qparams(arg(k))?;
+                    if q != out_q {
+                        return Err(err_op(
+                            i,
+                            name,
+                            format!(
+                                "input {k} quantization (scale {}, zero point {}) differs from the output's (scale {}, zero point {}); TFLM requires them equal",
+                                q.0, q.1, out_q.0, out_q.1
+                            ),
+                        ));
+                    }
+                }
                 let rank = self.b.tensors[output as usize].rank as i32;
                 let axis = if axis < 0 { axis + rank } else { axis };
                 if !(0..rank).contains(&axis) {

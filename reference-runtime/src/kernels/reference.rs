@@ -334,11 +334,10 @@ pub fn pad(input: &[i8], in_dims: Dims4, before: Dims4, out_dims: Dims4, pad_val
 }
 
 /// MEAN int8 over H and W of an NHWC tensor; output `[batches * channels]` (keep_dims or not,
-/// the bytes are the same). `mode` is one of the `format::MEAN_MODE_*` paths TFLM's int8
-/// `EvalMean` takes.
+/// the bytes are the same). TFLM's `reference_ops::QuantizedMeanOrSum`: the zero-point
+/// corrected int32 sum times a multiplier with 1/(H*W) folded in, plus the output zero point.
 #[allow(clippy::too_many_arguments)]
 pub fn mean_hw(
-    mode: i32,
     input: &[i8],
     in_dims: Dims4,
     input_zp: i32,
@@ -350,35 +349,17 @@ pub fn mean_hw(
     use crate::fixedpoint::multiply_by_quantized_multiplier;
     let [batches, h, w, c] = in_dims;
     let n = (h * w) as i32;
-    if n == 0 {
-        return;
-    }
     for b in 0..batches {
         for ch in 0..c {
-            let mut raw_sum: i32 = 0;
-            let mut centered_sum: i32 = 0;
+            let mut sum: i32 = 0;
             for y in 0..h {
                 for x in 0..w {
-                    let v = input[((b * h + y) * w + x) * c + ch] as i32;
-                    raw_sum = raw_sum.wrapping_add(v);
-                    centered_sum = centered_sum.wrapping_add(v - input_zp);
+                    sum = sum.wrapping_add(input[((b * h + y) * w + x) * c + ch] as i32);
                 }
             }
-            let v = match mode {
-                crate::format::MEAN_MODE_KEEP_DIMS => {
-                    let acc = multiply_by_quantized_multiplier(centered_sum, multiplier, shift);
-                    // Round half away from zero, as TFLM's integer Mean.
-                    let avg = if acc > 0 { (acc + n / 2) / n } else { (acc - n / 2) / n };
-                    (avg + output_zp).clamp(-128, 127)
-                }
-                // Same quantization: the raw mean, truncated toward zero (C++ int division).
-                crate::format::MEAN_MODE_SAME_QUANT => raw_sum / n,
-                _ => {
-                    let shifted = raw_sum.wrapping_sub(input_zp.wrapping_mul(n));
-                    (multiply_by_quantized_multiplier(shifted, multiplier, shift).wrapping_add(output_zp)).clamp(-128, 127)
-                }
-            };
-            output[b * c + ch] = v as i8;
+            let centered = sum.wrapping_sub(input_zp.wrapping_mul(n));
+            let v = multiply_by_quantized_multiplier(centered, multiplier, shift).wrapping_add(output_zp);
+            output[b * c + ch] = v.clamp(-128, 127) as i8;
         }
     }
 }
