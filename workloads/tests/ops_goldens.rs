@@ -78,6 +78,10 @@ golden_test!(mul_broadcast, "mul_broadcast", ["MUL"]);
 golden_test!(logistic_wide, "logistic_wide", ["LOGISTIC"]);
 golden_test!(logistic_narrow, "logistic_narrow", ["LOGISTIC"]);
 golden_test!(mean_mul_logistic, "mean_mul_logistic", ["MEAN", "LOGISTIC", "MUL"]);
+golden_test!(mean_keep_same_quant, "mean_keep_same_quant", ["MEAN"]);
+golden_test!(mean_large_window, "mean_large_window", ["MEAN"]);
+golden_test!(mul_broadcast_both, "mul_broadcast_both", ["MUL"]);
+golden_test!(logistic_coarse, "logistic_coarse", ["LOGISTIC"]);
 
 /// The error for a model the importer must reject: (op index, op name, reason).
 fn rejection(name: &str) -> (usize, String, String) {

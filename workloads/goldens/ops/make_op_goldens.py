@@ -298,6 +298,47 @@ def mean_mul_logistic():
     return m.build([x], [y])
 
 
+def mean_keep_same_quant():
+    """keep_dims true, identical quantization, 7x7 window."""
+    m = ModelBuilder()
+    x = m.tensor([1, 7, 7, 6], scale=0.03, zp=-17)
+    ax = m.tensor([2], INT32, data=i32([1, 2]))
+    y = m.tensor([1, 1, 1, 6], scale=0.03, zp=-17)
+    m.op(BOP.MEAN, [x, ax], [y], BO.ReducerOptions, opts(fb.ReducerOptionsT, keepDims=True))
+    return m.build([x], [y])
+
+
+def mean_large_window():
+    """12x12 window (n = 144) and a scale ratio above 1 (positive requant shift)."""
+    m = ModelBuilder()
+    x = m.tensor([1, 12, 12, 2], scale=0.004, zp=-1)
+    ax = m.tensor([2], INT32, data=i32([1, 2]))
+    y = m.tensor([1, 2], scale=0.0005, zp=7)
+    m.op(BOP.MEAN, [x, ax], [y], BO.ReducerOptions, opts(fb.ReducerOptionsT, keepDims=False))
+    return m.build([x], [y])
+
+
+def mul_broadcast_both():
+    """Both operands broadcast: [1, 4, 1, 3] x constant [1, 1, 5, 3]."""
+    m = ModelBuilder()
+    x = m.tensor([1, 4, 1, 3], scale=0.07, zp=-11)
+    c = m.tensor([1, 1, 5, 3], scale=0.015, zp=6,
+                 data=(np.arange(15, dtype=np.int16) * 17 - 120).astype(np.int8).reshape(1, 1, 5, 3))
+    y = m.tensor([1, 4, 5, 3], scale=0.01, zp=1)
+    m.op(BOP.MUL, [x, c], [y], BO.MulOptions,
+         opts(fb.MulOptionsT, fusedActivationFunction=ACT.RELU_N1_TO_1))
+    return m.build([x], [y])
+
+
+def logistic_coarse():
+    """Large input scale: most inputs lie beyond the saturation radius."""
+    m = ModelBuilder()
+    x = m.tensor([1, 96], scale=0.5, zp=-3)
+    y = m.tensor([1, 96], scale=1.0 / 256, zp=-128)
+    m.op(BOP.LOGISTIC, [x], [y])
+    return m.build([x], [y])
+
+
 MODELS = [
     ("pad_basic", pad_basic),
     ("padv2_channels", padv2_channels),
@@ -314,6 +355,10 @@ MODELS = [
     ("logistic_wide", logistic_wide),
     ("logistic_narrow", logistic_narrow),
     ("mean_mul_logistic", mean_mul_logistic),
+    ("mean_keep_same_quant", mean_keep_same_quant),
+    ("mean_large_window", mean_large_window),
+    ("mul_broadcast_both", mul_broadcast_both),
+    ("logistic_coarse", logistic_coarse),
 ]
 
 
