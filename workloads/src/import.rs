@@ -756,6 +756,10 @@ impl<'m, 'a> Lowering<'m, 'a> {
                 // quantization: 1/n folded into the multiplier, the shift clamped so that
                 // the sum cannot overflow and the final shift stays >= -31.
                 let n = it.dims[1] as i64 * it.dims[2] as i64;
+                if n > 1 << 23 {
+                    // Keeps the int32 sums of TFLM's kernel from overflowing.
+                    return Err(err_op(i, name, format!("window of {n} elements (at most 2^23)")));
+                }
                 let extra = (63 - (n as u64).leading_zeros() as i32).min(32).min(31 + shift);
                 let mult = (((mult as i64) << extra) / n) as i32;
                 let shift = shift - extra;
