@@ -66,6 +66,7 @@ macro_rules! golden_test {
 golden_test!(pad_basic, "pad_basic", ["PAD"]);
 golden_test!(padv2_channels, "padv2_channels", ["PADV2"]);
 golden_test!(pad_rank2, "pad_rank2", ["PAD"]);
+golden_test!(pad_mixed_quant, "pad_mixed_quant", ["PAD"]);
 golden_test!(conv_pad_mean, "conv_pad_mean", ["CONV_2D", "PAD", "MEAN"]);
 golden_test!(mean_flat_requant, "mean_flat_requant", ["MEAN"]);
 golden_test!(mean_flat_same_quant, "mean_flat_same_quant", ["MEAN"]);

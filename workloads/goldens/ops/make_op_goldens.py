@@ -151,6 +151,16 @@ def pad_rank2():
     return m.build([x], [y])
 
 
+def pad_mixed_quant():
+    """Input and output quantization differ: TFLM copies the bytes unchanged, fills with the output zero point."""
+    m = ModelBuilder()
+    x = m.tensor([1, 3, 3, 2], scale=0.1, zp=3)
+    p = m.tensor([4, 2], INT32, data=i32([[0, 0], [1, 1], [1, 1], [0, 0]]))
+    y = m.tensor([1, 5, 5, 2], scale=0.2, zp=-7)
+    m.op(BOP.PAD, [x, p], [y], BO.PadOptions, fb.PadOptionsT())
+    return m.build([x], [y])
+
+
 def conv_pad_mean():
     """CONV_2D 3x3 VALID -> PAD 1 on H and W -> MEAN keep_dims (TFLM's 4-D special case)."""
     rng = np.random.default_rng(1234)
@@ -343,6 +353,7 @@ MODELS = [
     ("pad_basic", pad_basic),
     ("padv2_channels", padv2_channels),
     ("pad_rank2", pad_rank2),
+    ("pad_mixed_quant", pad_mixed_quant),
     ("conv_pad_mean", conv_pad_mean),
     ("mean_flat_requant", mean_flat_requant),
     ("mean_flat_same_quant", mean_flat_same_quant),
