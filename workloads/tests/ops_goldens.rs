@@ -115,3 +115,41 @@ fn float_quantize_input_is_rejected() {
     assert_eq!((index, op.as_str()), (0, "QUANTIZE"), "{reason}");
     assert!(reason.contains("unsupported tensor type float32 for QUANTIZE input at op 0"), "{reason}");
 }
+
+/// Corrupting any byte of the op models (options, shapes, quantization, constant paddings and
+/// axes) gives an import error or a blob that validates and runs: never a panic.
+#[test]
+fn corrupted_op_models_never_panic() {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(ops_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tflite"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 20);
+    let (mut imported, mut tried) = (0usize, 0usize);
+    for path in names {
+        let bytes = read(path);
+        for pos in 0..bytes.len() {
+            for v in [0x00u8, 0xFF, bytes[pos] ^ 0x01, bytes[pos] ^ 0x80] {
+                let mut b = bytes.clone();
+                b[pos] = v;
+                tried += 1;
+                if let Ok(im) = import_tflite(&b) {
+                    imported += 1;
+                    let m = Model::from_bytes(&im.blob).expect("an imported blob validates");
+                    if m.arena_bytes() > 64 * 1024 {
+                        continue; // a corrupted dimension: valid, but slow to run
+                    }
+                    let mut arena = vec![0u8; m.arena_bytes()];
+                    let mut it = Interpreter::new(&m, &mut arena).unwrap();
+                    for set in [KernelSet::Reference, KernelSet::Optimized] {
+                        it.set_kernels(set);
+                        it.invoke().unwrap();
+                    }
+                }
+            }
+        }
+    }
+    println!("{imported} of {tried} corrupted op models imported (and, if small, ran)");
+}
