@@ -110,6 +110,13 @@ fn mixed_quantization_concat_is_rejected() {
 }
 
 #[test]
+fn mean_over_channels_is_rejected() {
+    let (index, op, reason) = rejection("bad_mean_channel_axis");
+    assert_eq!((index, op.as_str()), (0, "MEAN"), "{reason}");
+    assert!(reason.contains("axes 1, 2"), "{reason}");
+}
+
+#[test]
 fn float_quantize_input_is_rejected() {
     let (index, op, reason) = rejection("bad_quantize_float_input");
     assert_eq!((index, op.as_str()), (0, "QUANTIZE"), "{reason}");

@@ -406,7 +406,18 @@ def bad_concat_mixed_quant():
     return m.build([x], [y])
 
 
+def bad_mean_channel_axis():
+    """MEAN over the channel axis (only H and W are supported)."""
+    m = ModelBuilder()
+    x = m.tensor([1, 4, 4, 8], scale=0.1, zp=0)
+    ax = m.tensor([1], INT32, data=i32([3]))
+    y = m.tensor([1, 4, 4, 1], scale=0.1, zp=0)
+    m.op(BOP.MEAN, [x, ax], [y], BO.ReducerOptions, opts(fb.ReducerOptionsT, keepDims=True))
+    return m.build([x], [y])
+
+
 BAD_MODELS = [
+    ("bad_mean_channel_axis", bad_mean_channel_axis),
     ("bad_concat_mixed_quant", bad_concat_mixed_quant),
     ("bad_pad_dynamic_paddings", bad_pad_dynamic_paddings),
     ("bad_quantize_float_input", bad_quantize_float_input),
