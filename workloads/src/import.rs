@@ -49,6 +49,8 @@ pub struct ImportedModel {
     pub ops: Vec<String>,
     /// Multiply-accumulates per inference.
     pub macs: u64,
+    /// CONV_2D output channels folded to a constant form (see [`crate::fold`]).
+    pub folded_channels: usize,
 }
 
 impl ImportedModel {
@@ -120,7 +122,7 @@ pub const SUPPORTED_OPS: &[i32] = &[
 pub fn import_tflite(bytes: &[u8]) -> Result<ImportedModel, ImportError> {
     let model = TfliteModel::parse(bytes)?;
     let mut imported = Lowering::new(&model)?.run()?;
-    crate::fold::fold_constant_channels(&mut imported.blob);
+    imported.folded_channels = crate::fold::fold_constant_channels(&mut imported.blob);
     Ok(imported)
 }
 
@@ -382,6 +384,7 @@ impl<'m, 'a> Lowering<'m, 'a> {
             ops,
             macs,
             blob,
+            folded_channels: 0,
         })
     }
 
