@@ -380,3 +380,19 @@ mod softmax_math_tests {
         assert_eq!(rounding_half_sum(i32::MAX, i32::MAX), i32::MAX);
     }
 }
+
+/// gemmlowp `logistic` on a fixed-point value with `integer_bits` integer bits; returns Q0.31.
+/// Computed on |a| as 1 / (1 + exp(-|a|)), mirrored for negative inputs; exactly 0.5 at zero.
+pub fn logistic(a: i32, integer_bits: u32) -> i32 {
+    if a == 0 {
+        return 1 << 30;
+    }
+    let abs = if a > 0 { a } else { a.wrapping_neg() };
+    let positive = one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(abs.wrapping_neg(), integer_bits));
+    if a > 0 {
+        positive
+    } else {
+        // One() in Q0.31 is the saturated maximum.
+        i32::MAX.wrapping_sub(positive)
+    }
+}

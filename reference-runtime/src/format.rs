@@ -103,6 +103,21 @@
 //! * SOFTMAX: input; `P_SM_INPUT_MULTIPLIER, P_SM_INPUT_LEFT_SHIFT, P_SM_DIFF_MIN`
 //!   (output must be scale 1/256, zero point -128, as TFLM's int8 softmax requires).
 //! * ADD: inputs (a, b) of identical shape; `P_ACT_MIN, P_ACT_MAX`, `P_ADD_*`.
+//! * PAD (also PADV2): input (rank 1..=4); `P_PAD_VALUE` (the int8 fill value: the output zero
+//!   point, or PADV2's constant), `P_PAD_BEFORE + d` / `P_PAD_AFTER + d` per dimension `d`
+//!   (zero past the rank). The output shape is input + before + after in every dimension.
+//! * MEAN: input NHWC rank 4, reduced over H and W; output `[N, 1, 1, C]` or `[N, C]`;
+//!   `P_MEAN_INPUT_ZP, P_MEAN_OUTPUT_ZP, P_MEAN_MULTIPLIER, P_MEAN_SHIFT`: the multiplier
+//!   already includes the 1/(H*W) factor, as TFLM's `QuantizedMeanOrSum` folds it in (TFLM
+//!   runs that one integer path for every int8 MEAN, keep_dims or not, same quantization or
+//!   not).
+//! * CONCATENATION: 1..=4 int8 inputs (activations or constants) of the output's rank;
+//!   `P_CONCAT_AXIS` (0..rank). A plain byte copy, as TFLM's int8 concatenation (whose
+//!   Prepare requires every input to share the output's quantization; so does the importer).
+//! * MUL: inputs (a, b), activations or int8 constants, each broadcastable to the output
+//!   (right-aligned, every dim 1 or the output's); `P_ACT_MIN, P_ACT_MAX`, `P_MUL_*`.
+//! * LOGISTIC: input; `P_LOGISTIC_*` (output zero point must be -128).
+//! * QUANTIZE (int8 -> int8 requantization): input of the output's size; `P_REQUANT_*`.
 pub const MAGIC: [u8; 4] = *b"MCUB";
 /// Format version this runtime reads and writes.
 pub const VERSION: u16 = 1;
@@ -156,6 +171,35 @@ pub const P_ADD_INPUT2_MULTIPLIER: usize = 8;
 pub const P_ADD_INPUT2_SHIFT: usize = 9;
 pub const P_ADD_OUTPUT_MULTIPLIER: usize = 10;
 pub const P_ADD_OUTPUT_SHIFT: usize = 11;
+// PAD
+pub const P_PAD_VALUE: usize = 0;
+/// First of 4 slots: padding before dimension 0..4.
+pub const P_PAD_BEFORE: usize = 1;
+/// First of 4 slots: padding after dimension 0..4.
+pub const P_PAD_AFTER: usize = 5;
+// MEAN
+pub const P_MEAN_INPUT_ZP: usize = 0;
+pub const P_MEAN_OUTPUT_ZP: usize = 1;
+pub const P_MEAN_MULTIPLIER: usize = 2;
+pub const P_MEAN_SHIFT: usize = 3;
+// CONCATENATION
+pub const P_CONCAT_AXIS: usize = 0;
+// MUL (also uses P_ACT_MIN, P_ACT_MAX)
+pub const P_MUL_INPUT1_OFFSET: usize = 2;
+pub const P_MUL_INPUT2_OFFSET: usize = 3;
+pub const P_MUL_OUTPUT_OFFSET: usize = 4;
+pub const P_MUL_MULTIPLIER: usize = 5;
+pub const P_MUL_SHIFT: usize = 6;
+// LOGISTIC
+pub const P_LOGISTIC_INPUT_ZP: usize = 0;
+pub const P_LOGISTIC_RANGE_RADIUS: usize = 1;
+pub const P_LOGISTIC_MULTIPLIER: usize = 2;
+pub const P_LOGISTIC_LEFT_SHIFT: usize = 3;
+// QUANTIZE (int8 -> int8)
+pub const P_REQUANT_INPUT_ZP: usize = 0;
+pub const P_REQUANT_OUTPUT_ZP: usize = 1;
+pub const P_REQUANT_MULTIPLIER: usize = 2;
+pub const P_REQUANT_SHIFT: usize = 3;
 
 /// Operator codes of the blob (stable; independent of TFLite's numbering).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -169,6 +213,12 @@ pub enum OpCode {
     Reshape = 6,
     Softmax = 7,
     Add = 8,
+    Pad = 9,
+    Mean = 10,
+    Concatenation = 11,
+    Mul = 12,
+    Logistic = 13,
+    Quantize = 14,
 }
 
 impl OpCode {
@@ -182,6 +232,12 @@ impl OpCode {
             6 => OpCode::Reshape,
             7 => OpCode::Softmax,
             8 => OpCode::Add,
+            9 => OpCode::Pad,
+            10 => OpCode::Mean,
+            11 => OpCode::Concatenation,
+            12 => OpCode::Mul,
+            13 => OpCode::Logistic,
+            14 => OpCode::Quantize,
             _ => return None,
         })
     }
@@ -197,6 +253,12 @@ impl OpCode {
             OpCode::Reshape => "RESHAPE",
             OpCode::Softmax => "SOFTMAX",
             OpCode::Add => "ADD",
+            OpCode::Pad => "PAD",
+            OpCode::Mean => "MEAN",
+            OpCode::Concatenation => "CONCATENATION",
+            OpCode::Mul => "MUL",
+            OpCode::Logistic => "LOGISTIC",
+            OpCode::Quantize => "QUANTIZE",
         }
     }
 }

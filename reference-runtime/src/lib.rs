@@ -326,9 +326,106 @@ fn run_op(
             };
             if fast { opt::add(&ap, a, b, as_i8_mut(io.out)) } else { k::add(&ap, a, b, as_i8_mut(io.out)) }
         }
+        OpCode::Pad => {
+            let input = io.input(in0.offset as usize, in0.byte_len as usize)?;
+            let rank = in0.rank as usize;
+            let mut before = [0usize; 4];
+            for d in 0..rank {
+                before[4 - rank + d] = p[P_PAD_BEFORE + d].max(0) as usize;
+            }
+            let pad_value = p[P_PAD_VALUE].clamp(-128, 127) as i8;
+            let f = if fast { opt::pad } else { k::pad };
+            f(input, dims4(&in0), before, dims4(&out_t), pad_value, as_i8_mut(io.out));
+        }
+        OpCode::Mean => {
+            let input = io.input(in0.offset as usize, in0.byte_len as usize)?;
+            let f = if fast { opt::mean_hw } else { k::mean_hw };
+            f(
+                input,
+                dims4(&in0),
+                p[P_MEAN_INPUT_ZP],
+                p[P_MEAN_OUTPUT_ZP],
+                p[P_MEAN_MULTIPLIER],
+                p[P_MEAN_SHIFT],
+                as_i8_mut(io.out),
+            );
+        }
+        OpCode::Concatenation => {
+            let axis = p[P_CONCAT_AXIS].max(0) as usize;
+            let rank = out_t.rank as usize;
+            let outer: usize = (0..axis).map(|d| out_t.dim(d)).product();
+            let inner: usize = (axis + 1..rank).map(|d| out_t.dim(d)).product();
+            let mut parts: [(&[i8], usize); MAX_OP_INPUTS] = [(&[], 0); MAX_OP_INPUTS];
+            let n = op.n_inputs as usize;
+            for (kk, part) in parts.iter_mut().enumerate().take(n) {
+                let t = tin(kk)?;
+                *part = (tensor_data(model, &io, &t)?, t.dim(axis));
+            }
+            let f = if fast { opt::concatenation } else { k::concatenation };
+            f(&parts[..n], outer, inner, as_i8_mut(io.out));
+        }
+        OpCode::Mul => {
+            let in1 = tin(1)?;
+            let a = tensor_data(model, &io, &in0)?;
+            let b = tensor_data(model, &io, &in1)?;
+            let mp = k::MulParams {
+                input1_offset: p[P_MUL_INPUT1_OFFSET],
+                input2_offset: p[P_MUL_INPUT2_OFFSET],
+                output_offset: p[P_MUL_OUTPUT_OFFSET],
+                output_multiplier: p[P_MUL_MULTIPLIER],
+                output_shift: p[P_MUL_SHIFT],
+                act_min: p[P_ACT_MIN],
+                act_max: p[P_ACT_MAX],
+            };
+            let f = if fast { opt::mul } else { k::mul };
+            f(&mp, a, dims4(&in0), b, dims4(&in1), dims4(&out_t), as_i8_mut(io.out));
+        }
+        OpCode::Logistic => {
+            let input = io.input(in0.offset as usize, in0.byte_len as usize)?;
+            let f = if fast { opt::logistic } else { k::logistic };
+            f(
+                p[P_LOGISTIC_INPUT_ZP],
+                p[P_LOGISTIC_RANGE_RADIUS],
+                p[P_LOGISTIC_MULTIPLIER],
+                p[P_LOGISTIC_LEFT_SHIFT],
+                input,
+                as_i8_mut(io.out),
+            );
+        }
+        OpCode::Quantize => {
+            let input = io.input(in0.offset as usize, in0.byte_len as usize)?;
+            let f = if fast { opt::requantize } else { k::requantize };
+            f(
+                p[P_REQUANT_INPUT_ZP],
+                p[P_REQUANT_OUTPUT_ZP],
+                p[P_REQUANT_MULTIPLIER],
+                p[P_REQUANT_SHIFT],
+                input,
+                as_i8_mut(io.out),
+            );
+        }
         OpCode::Reshape => {}
     }
     Ok(())
+}
+
+/// Bytes of an op input: a constant from the blob or an activation from the arena.
+fn tensor_data<'x>(model: &Model<'x>, io: &Io<'x>, t: &TensorRecord) -> Result<&'x [i8], RuntimeError> {
+    if t.storage == format::STORAGE_CONST {
+        Ok(as_i8(model.const_bytes(t)))
+    } else {
+        io.input(t.offset as usize, t.byte_len as usize)
+    }
+}
+
+/// A tensor's shape extended to 4 dims on the left, as TFLite's `ExtendedShape(4, ..)`.
+fn dims4(t: &TensorRecord) -> kernels::reference::Dims4 {
+    let rank = (t.rank as usize).min(4);
+    let mut d = [1usize; 4];
+    for k in 0..rank {
+        d[4 - rank + k] = t.dim(k);
+    }
+    d
 }
 
 /// Sliding-window geometry from validated NHWC tensors and op params.

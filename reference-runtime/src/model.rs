@@ -459,6 +459,28 @@ impl<'a> Model<'a> {
                 Err(bad("weights must be constant int8"))
             }
         };
+        let check_int8_value = |v: i32| -> R<()> {
+            if (-128..=127).contains(&v) {
+                Ok(())
+            } else {
+                Err(bad("zero point or fill value outside int8"))
+            }
+        };
+        let check_multiplier = |m: i32, s: i32| -> R<()> {
+            if m < 0 || !(-31..=30).contains(&s) {
+                Err(bad("requant multiplier/shift out of range"))
+            } else {
+                Ok(())
+            }
+        };
+        // Element-wise ops also take int8 constants (e.g. a MUL by a constant vector).
+        let data_input = |t: &TensorRecord| -> R<()> {
+            if t.dtype == DTYPE_INT8 {
+                Ok(())
+            } else {
+                Err(bad("data input must be int8"))
+            }
+        };
         match code {
             OpCode::FullyConnected => {
                 if op.n_inputs < 2 || op.n_inputs > 3 {
@@ -594,6 +616,130 @@ impl<'a> Model<'a> {
                         return Err(bad("bad ADD multiplier"));
                     }
                 }
+            }
+            OpCode::Pad => {
+                if op.n_inputs != 1 {
+                    return Err(bad("PAD takes 1 input"));
+                }
+                let input = need(0)?;
+                act(&input)?;
+                if input.rank != out.rank {
+                    return Err(bad("PAD changes the rank"));
+                }
+                check_int8_value(p[P_PAD_VALUE])?;
+                for d in 0..MAX_RANK {
+                    let (b, a) = (p[P_PAD_BEFORE + d], p[P_PAD_AFTER + d]);
+                    if d >= input.rank as usize {
+                        if b != 0 || a != 0 {
+                            return Err(bad("PAD padding past the rank must be 0"));
+                        }
+                        continue;
+                    }
+                    if b < 0 || a < 0 {
+                        return Err(bad("negative PAD padding"));
+                    }
+                    if input.dim(d) as u64 + b as u64 + a as u64 != out.dim(d) as u64 {
+                        return Err(bad("PAD output shape is not input + paddings"));
+                    }
+                }
+            }
+            OpCode::Mean => {
+                if op.n_inputs != 1 {
+                    return Err(bad("MEAN takes 1 input"));
+                }
+                let input = need(0)?;
+                act(&input)?;
+                if input.rank != 4 {
+                    return Err(bad("MEAN input must be rank 4 (NHWC, reduced over H and W)"));
+                }
+                let keep = out.rank == 4 && out.dim(0) == input.dim(0) && out.dim(1) == 1 && out.dim(2) == 1 && out.dim(3) == input.dim(3);
+                let flat = out.rank == 2 && out.dim(0) == input.dim(0) && out.dim(1) == input.dim(3);
+                if !(keep || flat) {
+                    return Err(bad("MEAN output must be [N, 1, 1, C] or [N, C]"));
+                }
+                check_int8_value(p[P_MEAN_INPUT_ZP])?;
+                check_int8_value(p[P_MEAN_OUTPUT_ZP])?;
+                check_multiplier(p[P_MEAN_MULTIPLIER], p[P_MEAN_SHIFT])?;
+                // The int32 sums must not overflow (TFLM would wrap; refuse instead).
+                if (input.dim(1) as u64) * (input.dim(2) as u64) > (1 << 23) {
+                    return Err(bad("MEAN window too large"));
+                }
+            }
+            OpCode::Concatenation => {
+                let n = op.n_inputs as usize;
+                let axis = p[P_CONCAT_AXIS];
+                if axis < 0 || axis >= out.rank as i32 {
+                    return Err(bad("CONCATENATION axis out of range"));
+                }
+                let axis = axis as usize;
+                let mut axis_total = 0usize;
+                for k in 0..n {
+                    let t = need(k)?;
+                    data_input(&t)?;
+                    if t.rank != out.rank {
+                        return Err(bad("CONCATENATION inputs must have the output's rank"));
+                    }
+                    for d in 0..out.rank as usize {
+                        if d != axis && t.dim(d) != out.dim(d) {
+                            return Err(bad("CONCATENATION input shape mismatch"));
+                        }
+                    }
+                    axis_total += t.dim(axis);
+                }
+                if axis_total != out.dim(axis) {
+                    return Err(bad("CONCATENATION output axis is not the sum of the inputs'"));
+                }
+            }
+            OpCode::Mul => {
+                if op.n_inputs != 2 {
+                    return Err(bad("MUL takes 2 inputs"));
+                }
+                for k in 0..2 {
+                    let t = need(k)?;
+                    data_input(&t)?;
+                    if t.rank > out.rank {
+                        return Err(bad("MUL input rank exceeds the output's"));
+                    }
+                    let shift = out.rank as usize - t.rank as usize;
+                    for d in 0..t.rank as usize {
+                        let (di, dout) = (t.dim(d), out.dim(d + shift));
+                        if di != dout && di != 1 {
+                            return Err(bad("MUL input does not broadcast to the output"));
+                        }
+                    }
+                }
+                check_stage()?;
+                check_offset(p[P_MUL_INPUT1_OFFSET], -127, 128)?;
+                check_offset(p[P_MUL_INPUT2_OFFSET], -127, 128)?;
+                check_offset(p[P_MUL_OUTPUT_OFFSET], -128, 127)?;
+                check_multiplier(p[P_MUL_MULTIPLIER], p[P_MUL_SHIFT])?;
+            }
+            OpCode::Logistic => {
+                if op.n_inputs != 1 {
+                    return Err(bad("LOGISTIC takes 1 input"));
+                }
+                let input = need(0)?;
+                act(&input)?;
+                if input.byte_len != out.byte_len {
+                    return Err(bad("LOGISTIC shape mismatch"));
+                }
+                check_int8_value(p[P_LOGISTIC_INPUT_ZP])?;
+                if p[P_LOGISTIC_RANGE_RADIUS] < 0 || p[P_LOGISTIC_MULTIPLIER] < 0 || !(-31..=30).contains(&p[P_LOGISTIC_LEFT_SHIFT]) {
+                    return Err(bad("bad LOGISTIC parameters"));
+                }
+            }
+            OpCode::Quantize => {
+                if op.n_inputs != 1 {
+                    return Err(bad("QUANTIZE takes 1 input"));
+                }
+                let input = need(0)?;
+                act(&input)?;
+                if input.byte_len != out.byte_len {
+                    return Err(bad("QUANTIZE shape mismatch"));
+                }
+                check_int8_value(p[P_REQUANT_INPUT_ZP])?;
+                check_int8_value(p[P_REQUANT_OUTPUT_ZP])?;
+                check_multiplier(p[P_REQUANT_MULTIPLIER], p[P_REQUANT_SHIFT])?;
             }
         }
         Ok(())

@@ -132,8 +132,20 @@ fn conv_matches_reference() {
 #[test]
 fn depthwise_matches_reference() {
     let mut r = Rng(3);
-    for _ in 0..400 {
-        let w = random_window(&mut r, true);
+    for i in 0..800 {
+        let mut w = random_window(&mut r, true);
+        if i % 2 == 0 {
+            // Half the cases: the 3x3, dilation 1 shape MobileNet and DS-CNN use (the DSP
+            // kernels' zero-point-padded strip path), up to 150 channels (several chunks).
+            w.filter_h = 3;
+            w.filter_w = 3;
+            w.dilation_h = 1;
+            w.dilation_w = 1;
+            w.pad_h = r.range(0, 2);
+            w.pad_w = r.range(0, 2);
+            w.in_c = if r.next() % 3 == 0 { r.range(1, 150) } else { 4 * r.range(1, 20) };
+            w.out_c = w.in_c;
+        }
         let input = r.i8s(w.batches * w.in_h * w.in_w * w.in_c);
         let filter = r.i8s(w.filter_h * w.filter_w * w.out_c);
         let bias = r.bias(w.out_c);
@@ -183,4 +195,53 @@ fn add_matches_reference() {
         opt::add(&p, &a, &b, &mut y);
         assert_eq!(x, y, "{p:?}");
     }
+}
+
+/// A dead-looking channel (bias about 2^30, shift -30) whose result straddles a rounding boundary
+/// is not constant: the DSP conv recomputes it exactly (a fixup) and keeps the layer fast.
+#[test]
+fn conv_fixup_channel_matches_reference() {
+    let mut r = Rng(7);
+    let w = Window {
+        batches: 1,
+        in_h: 3,
+        in_w: 3,
+        in_c: 128,
+        out_h: 3,
+        out_w: 3,
+        out_c: 16,
+        filter_h: 1,
+        filter_w: 1,
+        stride_h: 1,
+        stride_w: 1,
+        dilation_h: 1,
+        dilation_w: 1,
+        pad_h: 0,
+        pad_w: 0,
+    };
+    let mut input = r.i8s(9 * 128);
+    input[..128].fill(-128);
+    input[128..256].fill(127);
+    let mut filter = r.i8s(16 * 128);
+    filter[2 * 128..3 * 128].fill(1);
+    let mut bias = Vec::new();
+    let mut q = Vec::new();
+    for ch in 0..16 {
+        let (b, m, s): (i32, i32, i32) = if ch == 2 { ((1 << 30) - 1000, 1 << 30, -30) } else { (100 * ch, 1_500_000_000, -9) };
+        bias.extend(b.to_le_bytes());
+        q.extend(m.to_le_bytes().into_iter().chain(s.to_le_bytes()));
+    }
+    let st = OutputStage { output_offset: -5, act_min: -128, act_max: 127 };
+    let acc_bound = 128u64 * 128 * 256;
+    let lq = dsp::LayerQ::with_fixups(Some(I32Le::new(&bias)), QuantTable::new(&q), st, 16, acc_bound);
+    assert_eq!(lq.fixups().collect::<Vec<_>>(), vec![2]);
+    assert_ne!(lq.mode, dsp::Mode::Exact);
+    let (mut a, mut c) = (vec![0i8; 9 * 16], vec![0i8; 9 * 16]);
+    let bv = Some(I32Le::new(&bias));
+    refk::conv2d(&w, &input, 128, &filter, 128, bv, QuantTable::new(&q), st, &mut a);
+    dsp::conv2d(&w, &input, 128, &filter, 128, bv, QuantTable::new(&q), st, &mut c);
+    assert_eq!(a, c);
+    // The straddling channel really takes both values, so a constant would be wrong.
+    let ch2: Vec<i8> = a.iter().skip(2).step_by(16).copied().collect();
+    assert!(ch2.iter().any(|&v| v != ch2[0]), "channel 2 is constant: {ch2:?}");
 }

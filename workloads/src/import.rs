@@ -49,6 +49,8 @@ pub struct ImportedModel {
     pub ops: Vec<String>,
     /// Multiply-accumulates per inference.
     pub macs: u64,
+    /// CONV_2D output channels folded to a constant form (see [`crate::fold`]).
+    pub folded_channels: usize,
 }
 
 impl ImportedModel {
@@ -107,12 +109,21 @@ pub const SUPPORTED_OPS: &[i32] = &[
     builtin::RESHAPE,
     builtin::SOFTMAX,
     builtin::ADD,
+    builtin::PAD,
+    builtin::PADV2,
+    builtin::MEAN,
+    builtin::CONCATENATION,
+    builtin::MUL,
+    builtin::LOGISTIC,
+    builtin::QUANTIZE,
 ];
 
 /// Imports a `.tflite` flatbuffer. Never panics on any input.
 pub fn import_tflite(bytes: &[u8]) -> Result<ImportedModel, ImportError> {
     let model = TfliteModel::parse(bytes)?;
-    Lowering::new(&model)?.run()
+    let mut imported = Lowering::new(&model)?.run()?;
+    imported.folded_channels = crate::fold::fold_constant_channels(&mut imported.blob);
+    Ok(imported)
 }
 
 struct Lowering<'m, 'a> {
@@ -341,6 +352,7 @@ impl<'m, 'a> Lowering<'m, 'a> {
         let sg = self.sg;
         let input_idx = sg.inputs[0];
         let output_idx = sg.outputs[0];
+        self.check_quantize_types()?;
         let input = self.activation(input_idx)?;
         let mut ops = Vec::new();
         for (i, op) in sg.operators.iter().enumerate() {
@@ -372,6 +384,7 @@ impl<'m, 'a> Lowering<'m, 'a> {
             ops,
             macs,
             blob,
+            folded_channels: 0,
         })
     }
 
@@ -650,9 +663,303 @@ impl<'m, 'a> Lowering<'m, 'a> {
                 p[P_ADD_OUTPUT_MULTIPLIER] = mo;
                 p[P_ADD_OUTPUT_SHIFT] = sho;
             }
+            builtin::PAD | builtin::PADV2 => {
+                if op.inputs.len() < 2 {
+                    return Err(err_op(i, name, "needs input and paddings"));
+                }
+                let input = self.activation(arg(0))?;
+                let output = self.activation(out_idx)?;
+                let (it, ot) = (self.b.tensors[input as usize], self.b.tensors[output as usize]);
+                let rank = it.rank as usize;
+                // TFLM reads the paddings in Prepare: they must be constant int32 [rank, 2].
+                let pads = self
+                    .const_i32s(arg(1))?
+                    .filter(|v| v.len() == 2 * rank)
+                    .ok_or_else(|| err_op(i, name, format!("paddings tensor {} must be a constant int32 [{rank}, 2]", arg(1))))?;
+                if ot.rank != it.rank {
+                    return Err(err_op(i, name, "output rank differs from the input's"));
+                }
+                let (_, out_zp) = self.qparams(out_idx)?;
+                let mut pad_value = out_zp;
+                if code == builtin::PADV2 && arg(2) >= 0 {
+                    // TFLM requires the constant to share the output's quantization.
+                    let ct = self.check_type(arg(2), tensor_type::INT8, "PADV2 constant value")?;
+                    let data = self.buffer(ct)?;
+                    if data.len() != 1 {
+                        return Err(err_op(i, name, "PADV2 constant value must be a constant int8 scalar"));
+                    }
+                    if self.qparams(arg(2))? != self.qparams(out_idx)? {
+                        return Err(err_op(i, name, "PADV2 constant value and output quantization differ"));
+                    }
+                    pad_value = data[0] as i8 as i32;
+                }
+                rec.opcode = OpCode::Pad as u8;
+                rec.n_inputs = 1;
+                rec.inputs[0] = input;
+                rec.output = output;
+                rec.params[P_PAD_VALUE] = pad_value;
+                for d in 0..rank {
+                    let (before, after) = (pads[2 * d], pads[2 * d + 1]);
+                    if before < 0 || after < 0 {
+                        return Err(err_op(i, name, format!("negative padding {before}, {after} in dimension {d}")));
+                    }
+                    if it.dims[d] as i64 + before as i64 + after as i64 != ot.dims[d] as i64 {
+                        return Err(err_op(i, name, format!("output dimension {d} is not input + paddings")));
+                    }
+                    rec.params[P_PAD_BEFORE + d] = before;
+                    rec.params[P_PAD_AFTER + d] = after;
+                }
+            }
+            builtin::MEAN => {
+                let keep_dims = match &op.options {
+                    Options::Reducer { keep_dims } => *keep_dims,
+                    Options::None => false,
+                    o => return Err(err_op(i, name, format!("unexpected options {o:?}"))),
+                };
+                if op.inputs.len() != 2 {
+                    return Err(err_op(i, name, "needs input and axis"));
+                }
+                let input = self.activation(arg(0))?;
+                let output = self.activation(out_idx)?;
+                let it = self.b.tensors[input as usize];
+                if it.rank != 4 {
+                    return Err(err_op(i, name, "only rank-4 (NHWC) inputs are supported"));
+                }
+                let axes = self
+                    .const_i32s(arg(1))?
+                    .ok_or_else(|| err_op(i, name, format!("axis tensor {} must be a constant int32", arg(1))))?;
+                let mut resolved: Vec<i32> = Vec::new();
+                for &a in &axes {
+                    let r = if a < 0 { a + 4 } else { a };
+                    if !(0..4).contains(&r) {
+                        return Err(err_op(i, name, format!("axis {a} out of range")));
+                    }
+                    if !resolved.contains(&r) {
+                        resolved.push(r);
+                    }
+                }
+                resolved.sort_unstable();
+                if resolved != [1, 2] {
+                    return Err(err_op(i, name, format!("only the mean over H and W (axes 1, 2) is supported, got {axes:?}")));
+                }
+                let ot = self.b.tensors[output as usize];
+                let (n_, c_) = (it.dims[0], it.dims[3]);
+                let expected: &[u32] = if keep_dims { &[n_, 1, 1, c_] } else { &[n_, c_] };
+                if ot.dims[..ot.rank as usize] != *expected {
+                    return Err(err_op(
+                        i,
+                        name,
+                        format!("output shape {:?} is not {expected:?}", &ot.dims[..ot.rank as usize]),
+                    ));
+                }
+                let (in_s, in_zp) = self.qparams(arg(0))?;
+                let (out_s, out_zp) = self.qparams(out_idx)?;
+                let (mult, shift) = quantize_multiplier(in_s as f64 / out_s as f64)
+                    .filter(|(_, s)| (-31..=30).contains(s))
+                    .ok_or_else(|| err_op(i, name, "input/output scale ratio out of range"))?;
+                // TFLM's int8 MEAN is QuantizedMeanOrSum whatever keep_dims and the
+                // quantization: 1/n folded into the multiplier, the shift clamped so that
+                // the sum cannot overflow and the final shift stays >= -31.
+                let n = it.dims[1] as i64 * it.dims[2] as i64;
+                if n > 1 << 23 {
+                    // Keeps the int32 sums of TFLM's kernel from overflowing.
+                    return Err(err_op(i, name, format!("window of {n} elements (at most 2^23)")));
+                }
+                let extra = (63 - (n as u64).leading_zeros() as i32).min(32).min(31 + shift);
+                let mult = (((mult as i64) << extra) / n) as i32;
+                let shift = shift - extra;
+                rec.opcode = OpCode::Mean as u8;
+                rec.n_inputs = 1;
+                rec.inputs[0] = input;
+                rec.output = output;
+                let p = &mut rec.params;
+                p[P_MEAN_INPUT_ZP] = in_zp;
+                p[P_MEAN_OUTPUT_ZP] = out_zp;
+                p[P_MEAN_MULTIPLIER] = mult;
+                p[P_MEAN_SHIFT] = shift;
+            }
+            builtin::CONCATENATION => {
+                let (axis, act) = match &op.options {
+                    Options::Concatenation { axis, activation } => (*axis, *activation),
+                    o => return Err(err_op(i, name, format!("missing or unexpected options {o:?}"))),
+                };
+                if act != Activation::None {
+                    return Err(err_op(i, name, format!("fused activation {act:?} (TFLM supports none)")));
+                }
+                if op.inputs.is_empty() || op.inputs.len() > MAX_OP_INPUTS {
+                    return Err(err_op(i, name, format!("{} inputs (1..={MAX_OP_INPUTS} supported)", op.inputs.len())));
+                }
+                let mut ins = Vec::new();
+                for k in 0..op.inputs.len() {
+                    ins.push(self.data_input(arg(k))?);
+                }
+                let output = self.activation(out_idx)?;
+                // TFLM's int8 concatenation copies bytes and its Prepare insists on identical
+                // quantization, so mixed scales are an error there as here.
+                let out_q = self.qparams(out_idx)?;
+                for k in 0..op.inputs.len() {
+                    let q = self.qparams(arg(k))?;
+                    if q != out_q {
+                        return Err(err_op(
+                            i,
+                            name,
+                            format!(
+                                "input {k} quantization (scale {}, zero point {}) differs from the output's (scale {}, zero point {}); TFLM requires them equal",
+                                q.0, q.1, out_q.0, out_q.1
+                            ),
+                        ));
+                    }
+                }
+                let rank = self.b.tensors[output as usize].rank as i32;
+                let axis = if axis < 0 { axis + rank } else { axis };
+                if !(0..rank).contains(&axis) {
+                    return Err(err_op(i, name, format!("axis out of range for rank {rank}")));
+                }
+                rec.opcode = OpCode::Concatenation as u8;
+                rec.n_inputs = ins.len() as u8;
+                rec.inputs[..ins.len()].copy_from_slice(&ins);
+                rec.output = output;
+                rec.params[P_CONCAT_AXIS] = axis;
+            }
+            builtin::MUL => {
+                let act = match &op.options {
+                    Options::Mul { activation } => *activation,
+                    Options::None => Activation::None,
+                    o => return Err(err_op(i, name, format!("unexpected options {o:?}"))),
+                };
+                if op.inputs.len() != 2 {
+                    return Err(err_op(i, name, "needs 2 inputs"));
+                }
+                let a = self.data_input(arg(0))?;
+                let b = self.data_input(arg(1))?;
+                let output = self.activation(out_idx)?;
+                let to = self.b.tensors[output as usize];
+                for t in [self.b.tensors[a as usize], self.b.tensors[b as usize]] {
+                    let shift = (to.rank as usize).checked_sub(t.rank as usize);
+                    let ok = shift.is_some_and(|sh| (0..t.rank as usize).all(|d| t.dims[d] == 1 || t.dims[d] == to.dims[d + sh]));
+                    if !ok {
+                        return Err(err_op(i, name, "input shapes do not broadcast to the output"));
+                    }
+                }
+                let (s1, zp1) = self.qparams(arg(0))?;
+                let (s2, zp2) = self.qparams(arg(1))?;
+                let (so, zpo) = self.qparams(out_idx)?;
+                let real = s1 as f64 * s2 as f64 / so as f64;
+                let (m, sh) = quantize_multiplier(real)
+                    .filter(|(_, s)| (-31..=30).contains(s))
+                    .ok_or_else(|| err_op(i, name, format!("multiplier {real} out of range")))?;
+                let (amin, amax) =
+                    activation_range(act, so, zpo).ok_or_else(|| err_op(i, name, format!("activation {act:?}")))?;
+                rec.opcode = OpCode::Mul as u8;
+                rec.n_inputs = 2;
+                rec.inputs[0] = a;
+                rec.inputs[1] = b;
+                rec.output = output;
+                let p = &mut rec.params;
+                p[P_ACT_MIN] = amin;
+                p[P_ACT_MAX] = amax;
+                p[P_MUL_INPUT1_OFFSET] = -zp1;
+                p[P_MUL_INPUT2_OFFSET] = -zp2;
+                p[P_MUL_OUTPUT_OFFSET] = zpo;
+                p[P_MUL_MULTIPLIER] = m;
+                p[P_MUL_SHIFT] = sh;
+            }
+            builtin::LOGISTIC => {
+                let input = self.activation(arg(0))?;
+                let output = self.activation(out_idx)?;
+                let (in_s, in_zp) = self.qparams(arg(0))?;
+                let (_, out_zp) = self.qparams(out_idx)?;
+                if out_zp != -128 {
+                    return Err(err_op(i, name, "int8 output zero point must be -128"));
+                }
+                // TFLM Prepare: input scale in Q4.27 as frexp significand / exponent.
+                let real = in_s as f64 * (1u64 << 27) as f64;
+                let (q, left_shift) = mcubench_runtime::fixedpoint::frexp(real);
+                let mult = mcubench_runtime::fixedpoint::round_half_away(q * (1u64 << 31) as f64);
+                if !(0..=30).contains(&left_shift) || mult >= (1u64 << 31) as f64 {
+                    return Err(err_op(i, name, format!("input scale {in_s} out of range")));
+                }
+                // CalculateInputRadius(4, left_shift, 31).
+                let radius = (15.0 * (1u64 << 27) as f64 / (1u64 << left_shift) as f64).floor();
+                rec.opcode = OpCode::Logistic as u8;
+                rec.n_inputs = 1;
+                rec.inputs[0] = input;
+                rec.output = output;
+                let p = &mut rec.params;
+                p[P_LOGISTIC_INPUT_ZP] = in_zp;
+                p[P_LOGISTIC_RANGE_RADIUS] = radius as i32;
+                p[P_LOGISTIC_MULTIPLIER] = mult as i32;
+                p[P_LOGISTIC_LEFT_SHIFT] = left_shift;
+            }
+            builtin::QUANTIZE => {
+                let input = self.activation(arg(0))?;
+                let output = self.activation(out_idx)?;
+                let (in_s, in_zp) = self.qparams(arg(0))?;
+                let (out_s, out_zp) = self.qparams(out_idx)?;
+                let real = in_s as f64 / out_s as f64;
+                let (m, sh) = quantize_multiplier(real)
+                    .filter(|(_, s)| (-31..=30).contains(s))
+                    .ok_or_else(|| err_op(i, name, format!("requantization scale {real} out of range")))?;
+                rec.opcode = OpCode::Quantize as u8;
+                rec.n_inputs = 1;
+                rec.inputs[0] = input;
+                rec.output = output;
+                let p = &mut rec.params;
+                p[P_REQUANT_INPUT_ZP] = in_zp;
+                p[P_REQUANT_OUTPUT_ZP] = out_zp;
+                p[P_REQUANT_MULTIPLIER] = m;
+                p[P_REQUANT_SHIFT] = sh;
+            }
             _ => return Err(err_op(i, name, "not lowered")),
         }
         Ok(rec)
+    }
+
+    /// Only int8 -> int8 QUANTIZE is supported (no float tensors in the blob). Checked before
+    /// lowering so that a float model input fed to QUANTIZE is reported against the op.
+    fn check_quantize_types(&self) -> Result<(), ImportError> {
+        for (i, op) in self.sg.operators.iter().enumerate() {
+            let code = self.model.operator_codes[op.opcode_index as usize].builtin;
+            if code != builtin::QUANTIZE {
+                continue;
+            }
+            let name = tflite::builtin_name(code);
+            for (role, idx) in [("input", op.inputs.first()), ("output", op.outputs.first())] {
+                let idx = *idx.ok_or_else(|| err_op(i, &name, format!("missing {role}")))?;
+                let t = self.tensor(idx)?;
+                if t.ttype != tensor_type::INT8 {
+                    return Err(err_op(
+                        i,
+                        &name,
+                        format!(
+                            "unsupported tensor type {} for QUANTIZE {role} at op {i} (only int8 -> int8 requantization)",
+                            tensor_type::name(t.ttype).to_lowercase()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The int32 values of constant tensor `idx`, `None` if it has no data (not constant).
+    fn const_i32s(&self, idx: i32) -> Result<Option<Vec<i32>>, ImportError> {
+        let t = self.tensor(idx)?;
+        let data = self.buffer(t)?;
+        if data.is_empty() || t.ttype != tensor_type::INT32 || data.len() % 4 != 0 {
+            return Ok(None);
+        }
+        Ok(Some(data.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()))
+    }
+
+    /// Blob index of an int8 data input that may be an activation or a constant.
+    fn data_input(&mut self, idx: i32) -> Result<u16, ImportError> {
+        if self.is_const(idx)? {
+            self.qparams(idx)?;
+            self.constant(idx, tensor_type::INT8, "constant operand")
+        } else {
+            self.activation(idx)
+        }
     }
 
     /// TFLM `ComputePaddingHeightWidth`: checks the output size the model states against the

@@ -1,6 +1,7 @@
 //! mcubench workloads: the MLPerf Tiny workload definitions, a bounds-checked TFLite reader,
 //! the importer that lowers `.tflite` models to the reference runtime's blob format, and the
 //! golden input/output loader.
+pub mod fold;
 pub mod import;
 pub mod tflite;
 pub mod tinymaix;

@@ -69,3 +69,23 @@ fn ic01_bit_exact() {
         assert_eq!(n, 10);
     }
 }
+
+/// vww01 (MobileNet) has dead CONV_2D channels whose output is provably constant; the
+/// importer folds them (and the goldens above prove the folded blob is still bit exact),
+/// which is what keeps its pointwise layers on the fast requantization. Folding again finds
+/// nothing; a model without such channels is untouched.
+#[test]
+fn constant_channels_are_folded_once() {
+    let read = |id: &str| std::fs::read(by_id(id).unwrap().model_path()).ok();
+    let Some(vww) = read("vww01") else {
+        println!("SKIP: vww01 model not found");
+        return;
+    };
+    let mut im = import_tflite(&vww).unwrap();
+    assert!(im.folded_channels > 0, "no dead channel folded in vww01");
+    println!("vww01: {} channels folded", im.folded_channels);
+    assert_eq!(mcubench_workloads::fold::fold_constant_channels(&mut im.blob), 0);
+    if let Some(ad) = read("ad01") {
+        assert_eq!(import_tflite(&ad).unwrap().folded_channels, 0, "ad01 has no CONV_2D");
+    }
+}

@@ -25,7 +25,7 @@
 //! See [`LayerQ`]: when the layer's bounds allow it, TFLite's double-rounding
 //! `MultiplyByQuantizedMultiplier` + output offset + clamp is five instructions plus `SSAT`,
 //! exactly equal; otherwise the reference arithmetic is used.
-use super::simd::{dup16, requant_core, requant_core_mask, ssat8, sxtab16, sxtab16_ror8};
+use super::simd::{copy_words, dup16, requant_core, requant_core_mask, ssat8, sxtab16, sxtab16_ror8};
 #[cfg(not(mcubench_dsp))]
 use super::simd::{smlad, sxtb16, sxtb16_ror8};
 use super::{portable, I32Le, OutputStage, QuantTable, Window};
@@ -100,7 +100,14 @@ pub struct LayerQ<'a> {
     acc_bound: u64,
     /// Every channel is [`ChanKind::Normal`].
     simple: bool,
+    /// Channels no fast form covers (see [`LayerQ::with_fixups`]): the kernel computes them
+    /// with dummy parameters and the caller recomputes them exactly afterwards.
+    fixups: [u16; MAX_FIXUPS],
+    n_fixups: usize,
 }
+
+/// Most channels per layer recomputed exactly after a fast kernel (see [`LayerQ::with_fixups`]).
+pub const MAX_FIXUPS: usize = 32;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ChanKind {
@@ -115,6 +122,31 @@ enum ChanKind {
 impl<'a> LayerQ<'a> {
     /// `acc_bound` bounds the true (unwrapped) accumulator without the bias.
     pub fn new(bias: Option<I32Le<'a>>, quant: QuantTable<'a>, stage: OutputStage, out_c: usize, acc_bound: u64) -> Self {
+        Self::build(bias, quant, stage, out_c, acc_bound, 0)
+    }
+
+    /// As [`LayerQ::new`], but up to [`MAX_FIXUPS`] channels that no fast form covers leave
+    /// the layer in a fast mode: MobileNet's dead channels (bias near +-2^30, shift down to
+    /// -31) whose results are not provably constant over the generic accumulator bound would
+    /// otherwise put the whole layer on the reference arithmetic. Such channels get harmless
+    /// dummy parameters; the caller must recompute them with [`LayerQ::fixups`].
+    ///
+    /// A channel becomes a fixup only while fixups stay cheaper than the reference
+    /// arithmetic for the whole layer (at most one channel in 16). The importer already folds
+    /// the provably constant ones (`mcubench_workloads::fold`), so fixups are rare.
+    pub fn with_fixups(bias: Option<I32Le<'a>>, quant: QuantTable<'a>, stage: OutputStage, out_c: usize, acc_bound: u64) -> Self {
+        Self::build(bias, quant, stage, out_c, acc_bound, MAX_FIXUPS.min(out_c / 16))
+    }
+
+    /// Channels to recompute exactly after the fast kernel (empty unless built by
+    /// [`LayerQ::with_fixups`]).
+    pub fn fixups(&self) -> impl Iterator<Item = usize> + '_ {
+        self.fixups[..self.n_fixups].iter().map(|&c| c as usize)
+    }
+
+    fn build(bias: Option<I32Le<'a>>, quant: QuantTable<'a>, stage: OutputStage, out_c: usize, acc_bound: u64, max_fixups: usize) -> Self {
+        let mut fixups = [0u16; MAX_FIXUPS];
+        let mut n_fixups = 0;
         let mut fast = acc_bound < (1 << 29) && !quant.is_empty();
         let mut masked = false;
         // Common case first: every channel Normal (cheap to check, and `chan` can skip the
@@ -134,6 +166,10 @@ impl<'a> LayerQ<'a> {
                 match Self::kind(quant.get(ch), stage.output_offset, acc_bound, b) {
                     ChanKind::Normal | ChanKind::Constant(_) => {}
                     ChanKind::ZeroShift | ChanKind::Large => masked = true,
+                    ChanKind::Unsupported if n_fixups < max_fixups && ch <= u16::MAX as usize => {
+                        fixups[n_fixups] = ch as u16;
+                        n_fixups += 1;
+                    }
                     ChanKind::Unsupported => {
                         fast = false;
                         break;
@@ -148,7 +184,10 @@ impl<'a> LayerQ<'a> {
             (true, true, true) => Mode::FastSatMask,
             (true, false, _) => Mode::FastClamp,
         };
-        LayerQ { mode, bias, quant, stage, acc_bound, simple }
+        if !fast {
+            n_fixups = 0;
+        }
+        LayerQ { mode, bias, quant, stage, acc_bound, simple, fixups, n_fixups }
     }
 
     /// How channel `(m, shift)` with bias `b` is requantized when its accumulator lies in
@@ -201,6 +240,9 @@ impl<'a> LayerQ<'a> {
             ChanKind::ZeroShift => ChanQ { bias, mult, shift: 0, hb: off, smask: 0, post: 0 },
             ChanKind::Large => ChanQ { bias, mult, shift: -shift, hb: 1 << (-shift - 1), smask: -1, post: off },
             ChanKind::Constant(v) => ChanQ { bias, mult: 0, shift: 1, hb: 1 + 2 * v, smask: -1, post: 0 },
+            // A fast layer has such a channel only as a fixup: a dummy that cannot overflow
+            // (result 0), overwritten by the caller.
+            ChanKind::Unsupported if self.n_fixups > 0 => ChanQ { bias: 0, mult: 0, shift: 1, hb: 1, smask: -1, post: 0 },
             ChanKind::Unsupported => ChanQ { bias, mult, shift, hb: 0, smask: 0, post: 0 },
         }
     }
@@ -208,6 +250,20 @@ impl<'a> LayerQ<'a> {
     /// Fills `table` with channels `c0..c0 + table.len()`.
     #[inline(never)]
     fn fill(&self, c0: usize, extra: i32, table: &mut [ChanQ]) {
+        if self.simple && self.mode != Mode::Exact {
+            // The common case, kept free of the per-channel classification (FC layers fill
+            // their table for every input row).
+            let off = self.stage.output_offset;
+            for (i, t) in table.iter_mut().enumerate() {
+                let ch = c0 + i;
+                let bias = self.bias.map_or(0, |b| b.get(ch)).wrapping_add(extra);
+                let (mult, shift) = self.quant.get(ch);
+                let e = -shift;
+                let hb = (1i32 << (e - 1)).wrapping_add(off.wrapping_shl(e as u32));
+                *t = ChanQ { bias, mult, shift: e, hb, smask: -1, post: 0 };
+            }
+            return;
+        }
         for (i, t) in table.iter_mut().enumerate() {
             *t = self.chan(c0 + i, extra);
         }
@@ -655,7 +711,7 @@ fn fill_column_any(
     ox: usize,
     dst: &mut [u32],
     stride: usize,
-    stage: &mut [i8; MAX_K],
+    stage: &mut Stage,
 ) {
     let zp = (-input_offset) as i8;
     let in_c = w.in_c;
@@ -663,6 +719,50 @@ fn fill_column_any(
     let groups = k.div_ceil(4);
     let in_y0 = (oy * w.stride_h) as isize - w.pad_h as isize;
     let in_x0 = (ox * w.stride_w) as isize - w.pad_w as isize;
+    let inside = in_y0 >= 0
+        && in_x0 >= 0
+        && in_y0 as usize + w.dilation_h * (w.filter_h - 1) < w.in_h
+        && in_x0 as usize + w.filter_w - 1 < w.in_w;
+    if inside && w.dilation_w == 1 {
+        // The whole window is in the image: each filter row is one contiguous run of
+        // `filter_w * in_c` bytes (one copy instead of one per tap: the RGB stem has 3-byte taps).
+        let run = w.filter_w * in_c;
+        for fy in 0..w.filter_h {
+            let iy = in_y0 as usize + w.dilation_h * fy;
+            let base = ((b * w.in_h + iy) * w.in_w + in_x0 as usize) * in_c;
+            let src = &input[base..base + run];
+            if base + run.div_ceil(4) * 4 <= input.len() {
+                // SAFETY: the word copy reads at most `run + 3` bytes, checked just above, and
+                // writes at most `k + 3 < MAX_K + 4` bytes of `stage`.
+                unsafe { copy_words(stage.as_mut_ptr().add(fy * run), src.as_ptr(), run) };
+            } else {
+                stage[fy * run..(fy + 1) * run].copy_from_slice(src);
+            }
+        }
+    } else {
+        fill_taps_any(w, input, zp, b, in_y0, in_x0, stage);
+    }
+    // Up to three zero-point bytes pad the column to whole groups (`k + 4 <= MAX_K + 4`).
+    stage[k..k + 4].copy_from_slice(&[zp; 4]);
+    let off2 = dup16(input_offset);
+    assert!(dst.len() > (groups - 1) * stride + 1);
+    for g in 0..groups {
+        // SAFETY: `4 * g + 3 < groups * 4 <= MAX_K`; `g * stride + 1 < dst.len()` by the assert.
+        unsafe {
+            let (e, o) = widen(off2, rd4(stage.as_ptr().add(4 * g)) );
+            *dst.get_unchecked_mut(g * stride) = e;
+            *dst.get_unchecked_mut(g * stride + 1) = o;
+        }
+    }
+}
+
+/// The int8 staging buffer of [`fill_column_any`]: a column of up to [`MAX_K`] values plus
+/// the slack its word copies and padding write past the end.
+type Stage = [i8; MAX_K + 4];
+
+/// The taps of one im2col column, any geometry: padding taps get the zero point `zp`.
+fn fill_taps_any(w: &Window, input: &[i8], zp: i8, b: usize, in_y0: isize, in_x0: isize, stage: &mut Stage) {
+    let in_c = w.in_c;
     let mut i = 0;
     for fy in 0..w.filter_h {
         let iy = in_y0 + (w.dilation_h * fy) as isize;
@@ -677,13 +777,6 @@ fn fill_column_any(
             }
             i += in_c;
         }
-    }
-    stage[k..groups * 4].fill(zp);
-    let off2 = dup16(input_offset);
-    for (s, d) in stage[..groups * 4].chunks_exact(4).zip(dst.chunks_mut(stride)) {
-        let (e, o) = widen(off2, word(s));
-        d[0] = e;
-        d[1] = o;
     }
 }
 
@@ -715,7 +808,7 @@ pub fn conv2d(
         return portable::conv2d(w, input, input_offset, filter, filter_in_c, bias, quant, stage, output);
     }
     let acc_bound = k as u64 * 128 * (128 + input_offset.unsigned_abs() as u64);
-    let lq = LayerQ::new(bias, quant, stage, w.out_c, acc_bound);
+    let lq = LayerQ::with_fixups(bias, quant, stage, w.out_c, acc_bound);
     if k % 4 == 0 {
         conv_dispatch(w, input, input_offset, &filter[..w.out_c * k], k, &lq, output);
     } else {
@@ -727,6 +820,57 @@ pub fn conv2d(
             d[..k].copy_from_slice(s);
         }
         conv_dispatch(w, input, input_offset, &padded[..w.out_c * kp], kp, &lq, output);
+    }
+    for ch in lq.fixups() {
+        conv_channel_exact(w, input, input_offset, filter, ch, bias, quant, stage, output);
+    }
+}
+
+/// Output channel `ch` of CONV_2D with the reference arithmetic (the fixups of
+/// [`LayerQ::with_fixups`]).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn conv_channel_exact(
+    w: &Window,
+    input: &[i8],
+    input_offset: i32,
+    filter: &[i8],
+    ch: usize,
+    bias: Option<I32Le<'_>>,
+    quant: QuantTable<'_>,
+    stage: OutputStage,
+    output: &mut [i8],
+) {
+    let k = w.filter_h * w.filter_w * w.in_c;
+    let f = &filter[ch * k..(ch + 1) * k];
+    let (mult, shift) = quant.get(ch);
+    let b0 = bias.map_or(0, |b| b.get(ch));
+    for b in 0..w.batches {
+        for oy in 0..w.out_h {
+            let in_y0 = (oy * w.stride_h) as isize - w.pad_h as isize;
+            for ox in 0..w.out_w {
+                let in_x0 = (ox * w.stride_w) as isize - w.pad_w as isize;
+                let mut acc = b0;
+                for fy in 0..w.filter_h {
+                    let iy = in_y0 + (w.dilation_h * fy) as isize;
+                    if iy < 0 || iy >= w.in_h as isize {
+                        continue;
+                    }
+                    for fx in 0..w.filter_w {
+                        let ix = in_x0 + (w.dilation_w * fx) as isize;
+                        if ix < 0 || ix >= w.in_w as isize {
+                            continue;
+                        }
+                        let base = ((b * w.in_h + iy as usize) * w.in_w + ix as usize) * w.in_c;
+                        let taps = &f[(fy * w.filter_w + fx) * w.in_c..][..w.in_c];
+                        for (&x, &fv) in input[base..base + w.in_c].iter().zip(taps) {
+                            acc = acc.wrapping_add((x as i32 + input_offset) * fv as i32);
+                        }
+                    }
+                }
+                output[((b * w.out_h + oy) * w.out_w + ox) * w.out_c + ch] = stage.apply(acc, mult, shift);
+            }
+        }
     }
 }
 
@@ -748,10 +892,10 @@ fn conv_core<const M: u8>(w: &Window, input: &[i8], input_offset: i32, filter: &
     let off2 = dup16(input_offset);
     let c4 = w.in_c % 4 == 0;
     let mut buf = [0u32; MAX_K / 2 * 2];
-    let mut stage_buf = [0i8; MAX_K];
+    let mut stage_buf: Stage = [0; MAX_K + 4];
     let mut table = [ChanQ::default(); CH_CHUNK];
     let st = lq.stage;
-    let fill = |p: usize, dst: &mut [u32], stride: usize, stage_buf: &mut [i8; MAX_K]| {
+    let fill = |p: usize, dst: &mut [u32], stride: usize, stage_buf: &mut Stage| {
         let ox = p % w.out_w;
         let t = p / w.out_w;
         let (oy, b) = (t % w.out_h, t / w.out_h);
@@ -967,9 +1111,25 @@ unsafe fn rd4(p: *const i8) -> u32 {
     unsafe { core::ptr::read_unaligned(p as *const u32) }
 }
 
+/// Bytes of stack for the three zero-point-padded input rows of [`dw_strip_3x3`].
+const DW_STRIP_BYTES: usize = 4096;
+
 fn dw_core<const M: u8>(w: &Window, input: &[i8], input_offset: i32, filter: &[i8], lq: &LayerQ<'_>, output: &mut [i8]) {
     use super::simd::{smlabb, smlatt, sxtb16, sxtb16_ror8};
     let c = w.in_c;
+    let strip_width = (w.out_w - 1) * w.stride_w + 3;
+    if w.filter_h == 3
+        && w.filter_w == 3
+        && w.dilation_h == 1
+        && w.dilation_w == 1
+        && (-128..=127).contains(&-input_offset)
+        && 3 * strip_width * c <= DW_STRIP_BYTES
+    {
+        if M == FAST_SAT && c % 4 == 0 && c <= DW_MAX_C {
+            return dw_strip_3x3_fastsat(w, input, input_offset, filter, lq, output);
+        }
+        return dw_strip_3x3::<M>(w, input, input_offset, filter, lq, output);
+    }
     let off2 = dup16(input_offset);
     let st = lq.stage;
     let mut table = [ChanQ::default(); CH_CHUNK];
@@ -1011,147 +1171,13 @@ fn dw_core<const M: u8>(w: &Window, input: &[i8], input_offset: i32, filter: &[i
                         let [q0, q1, q2, q3] = <&[ChanQ; 4]>::try_from(&table[k..k + 4]).unwrap();
                         let (mut a0, mut a1, mut a2, mut a3) = (q0.bias, q1.bias, q2.bias, q3.bias);
                         if full3x3 {
-                            // All nine taps of a 3x3 window inside the image, unrolled (in
-                            // `asm!` on DSP targets: the compiler spills the 16 live values).
-                            #[cfg(mcubench_dsp)]
-                            // SAFETY: reads 4 bytes at the nine tap addresses, inside `input`
-                            // and `filter` as below; r6/r7 saved and restored.
+                            let mut acc = [a0, a1, a2, a3];
+                            // SAFETY: all nine taps are inside the image (see `taps`) and
+                            // k + 4 <= nc keeps the 4-byte reads in the chunk.
                             unsafe {
-                                super::simd::dsp_asm!(
-                                        "push {{r6, r7}}",
-                                        "ldr r5, [r0]",
-                                        "ldr r12, [r1]",
-                                        "sxtab16 r6, r4, r5",
-                                        "sxtb16 r7, r12",
-                                        "smlabb r8, r6, r7, r8",
-                                        "smlatt r10, r6, r7, r10",
-                                        "sxtab16 r6, r4, r5, ror #8",
-                                        "sxtb16 r7, r12, ror #8",
-                                        "smlabb r9, r6, r7, r9",
-                                        "smlatt r11, r6, r7, r11",
-                                        "ldr r5, [r0, r2]",
-                                        "ldr r12, [r1, r2]",
-                                        "sxtab16 r6, r4, r5",
-                                        "sxtb16 r7, r12",
-                                        "smlabb r8, r6, r7, r8",
-                                        "smlatt r10, r6, r7, r10",
-                                        "sxtab16 r6, r4, r5, ror #8",
-                                        "sxtb16 r7, r12, ror #8",
-                                        "smlabb r9, r6, r7, r9",
-                                        "smlatt r11, r6, r7, r11",
-                                        "ldr r5, [r0, r2, lsl #1]",
-                                        "ldr r12, [r1, r2, lsl #1]",
-                                        "sxtab16 r6, r4, r5",
-                                        "sxtb16 r7, r12",
-                                        "smlabb r8, r6, r7, r8",
-                                        "smlatt r10, r6, r7, r10",
-                                        "sxtab16 r6, r4, r5, ror #8",
-                                        "sxtb16 r7, r12, ror #8",
-                                        "smlabb r9, r6, r7, r9",
-                                        "smlatt r11, r6, r7, r11",
-                                        "add r0, r0, r3",
-                                        "add r1, r1, r2, lsl #1",
-                                        "add r1, r1, r2",
-                                        "ldr r5, [r0]",
-                                        "ldr r12, [r1]",
-                                        "sxtab16 r6, r4, r5",
-                                        "sxtb16 r7, r12",
-                                        "smlabb r8, r6, r7, r8",
-                                        "smlatt r10, r6, r7, r10",
-                                        "sxtab16 r6, r4, r5, ror #8",
-                                        "sxtb16 r7, r12, ror #8",
-                                        "smlabb r9, r6, r7, r9",
-                                        "smlatt r11, r6, r7, r11",
-                                        "ldr r5, [r0, r2]",
-                                        "ldr r12, [r1, r2]",
-                                        "sxtab16 r6, r4, r5",
-                                        "sxtb16 r7, r12",
-                                        "smlabb r8, r6, r7, r8",
-                                        "smlatt r10, r6, r7, r10",
-                                        "sxtab16 r6, r4, r5, ror #8",
-                                        "sxtb16 r7, r12, ror #8",
-                                        "smlabb r9, r6, r7, r9",
-                                        "smlatt r11, r6, r7, r11",
-                                        "ldr r5, [r0, r2, lsl #1]",
-                                        "ldr r12, [r1, r2, lsl #1]",
-                                        "sxtab16 r6, r4, r5",
-                                        "sxtb16 r7, r12",
-                                        "smlabb r8, r6, r7, r8",
-                                        "smlatt r10, r6, r7, r10",
-                                        "sxtab16 r6, r4, r5, ror #8",
-                                        "sxtb16 r7, r12, ror #8",
-                                        "smlabb r9, r6, r7, r9",
-                                        "smlatt r11, r6, r7, r11",
-                                        "add r0, r0, r3",
-                                        "add r1, r1, r2, lsl #1",
-                                        "add r1, r1, r2",
-                                        "ldr r5, [r0]",
-                                        "ldr r12, [r1]",
-                                        "sxtab16 r6, r4, r5",
-                                        "sxtb16 r7, r12",
-                                        "smlabb r8, r6, r7, r8",
-                                        "smlatt r10, r6, r7, r10",
-                                        "sxtab16 r6, r4, r5, ror #8",
-                                        "sxtb16 r7, r12, ror #8",
-                                        "smlabb r9, r6, r7, r9",
-                                        "smlatt r11, r6, r7, r11",
-                                        "ldr r5, [r0, r2]",
-                                        "ldr r12, [r1, r2]",
-                                        "sxtab16 r6, r4, r5",
-                                        "sxtb16 r7, r12",
-                                        "smlabb r8, r6, r7, r8",
-                                        "smlatt r10, r6, r7, r10",
-                                        "sxtab16 r6, r4, r5, ror #8",
-                                        "sxtb16 r7, r12, ror #8",
-                                        "smlabb r9, r6, r7, r9",
-                                        "smlatt r11, r6, r7, r11",
-                                        "ldr r5, [r0, r2, lsl #1]",
-                                        "ldr r12, [r1, r2, lsl #1]",
-                                        "sxtab16 r6, r4, r5",
-                                        "sxtb16 r7, r12",
-                                        "smlabb r8, r6, r7, r8",
-                                        "smlatt r10, r6, r7, r10",
-                                        "sxtab16 r6, r4, r5, ror #8",
-                                        "sxtb16 r7, r12, ror #8",
-                                        "smlabb r9, r6, r7, r9",
-                                        "smlatt r11, r6, r7, r11",
-                                        "pop {{r6, r7}}",
-                                    inout("r0") input.as_ptr().add(x_first + k) => _,
-                                    inout("r1") filter.as_ptr().add(f_first + k) => _,
-                                    in("r2") c,
-                                    in("r3") x_dy,
-                                    in("r4") off2,
-                                    out("r5") _,
-                                    out("r12") _,
-                                    inout("r8") a0,
-                                    inout("r9") a1,
-                                    inout("r10") a2,
-                                    inout("r11") a3,
-                                    options(readonly)
-                                );
+                                dw_taps_3x3(input.as_ptr().add(x_first + k), filter.as_ptr().add(f_first + k), c, c, x_dy, off2, &mut acc);
                             }
-                            #[cfg(not(mcubench_dsp))]
-                            // SAFETY: as below.
-                            unsafe {
-                                let x0 = input.as_ptr().add(x_first + k);
-                                let f0 = filter.as_ptr().add(f_first + k);
-                                let mut tap = |xp: *const i8, fp: *const i8| {
-                                    let (xe, xo) = widen(off2, rd4(xp));
-                                    let fw = rd4(fp);
-                                    let (fe, fo) = (sxtb16(fw), sxtb16_ror8(fw));
-                                    a0 = smlabb(xe, fe, a0);
-                                    a2 = smlatt(xe, fe, a2);
-                                    a1 = smlabb(xo, fo, a1);
-                                    a3 = smlatt(xo, fo, a3);
-                                };
-                                for r in 0..3 {
-                                    let xr = x0.add(r * x_dy);
-                                    let fr = f0.add(r * f_dy);
-                                    tap(xr, fr);
-                                    tap(xr.add(c), fr.add(c));
-                                    tap(xr.add(2 * c), fr.add(2 * c));
-                                }
-                            }
+                            [a0, a1, a2, a3] = acc;
                         } else if fy0 < fy1 {
                             // SAFETY: see above; k + 4 <= nc keeps the 4-byte reads in the chunk.
                             unsafe {
@@ -1198,6 +1224,514 @@ fn dw_core<const M: u8>(w: &Window, input: &[i8], input_offset: i32, filter: &[i
         }
         c0 += nc;
     }
+}
+
+/// Requantization of one depthwise channel in [`Mode::FastSat`] (the `asm!` of
+/// [`dw_pixel_fastsat`] loads it with one `LDM`).
+#[derive(Clone, Copy, Default)]
+#[repr(C)]
+struct DwQ {
+    bias: i32,
+    mult: i32,
+    e: i32,
+    hb: i32,
+}
+
+/// Most channels [`dw_strip_3x3_fastsat`] handles (its requantization table is on the stack).
+const DW_MAX_C: usize = 256;
+
+/// One output pixel of a 3x3 depthwise convolution in [`Mode::FastSat`], all `4 * groups`
+/// channels: per group of four the nine taps of [`dw_taps_3x3`] from accumulators at 0,
+/// then bias, requantization ([`requant_core`] + `SSAT`), the four bytes packed into one
+/// word and stored, all in one `asm!` loop on DSP targets. `x` is the window's top-left
+/// tap in a zero-point-padded strip (taps `c` bytes apart, rows `row` apart), `f` the
+/// filter, `table` one entry per channel.
+///
+/// # Safety
+/// The nine taps of every group must be readable at `x` / `f` (as for [`dw_taps_3x3`]),
+/// `table` must hold `4 * groups` entries and `out` must take `4 * groups` bytes.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn dw_pixel_fastsat(x: *const i8, f: *const i8, c: usize, row: usize, off2: u32, table: *const DwQ, out: *mut i8, groups: usize) {
+    #[cfg(mcubench_dsp)]
+    // SAFETY: by the caller; r6/r7 and the two stack slots are pushed and popped, so the
+    // stack is balanced.
+    unsafe {
+        super::simd::dsp_asm!(
+                "push {{r5, r12}}",
+                "push {{r6, r7}}",
+                "2:",
+                "mov r8, #0",
+                "mov r9, #0",
+                "mov r10, #0",
+                "mov r11, #0",
+                "ldr r5, [r0]",
+                "ldr r12, [r1]",
+                "sxtab16 r6, r4, r5",
+                "sxtb16 r7, r12",
+                "smlabb r8, r6, r7, r8",
+                "smlatt r10, r6, r7, r10",
+                "sxtab16 r6, r4, r5, ror #8",
+                "sxtb16 r7, r12, ror #8",
+                "smlabb r9, r6, r7, r9",
+                "smlatt r11, r6, r7, r11",
+                "ldr r5, [r0, r2]",
+                "ldr r12, [r1, r2]",
+                "sxtab16 r6, r4, r5",
+                "sxtb16 r7, r12",
+                "smlabb r8, r6, r7, r8",
+                "smlatt r10, r6, r7, r10",
+                "sxtab16 r6, r4, r5, ror #8",
+                "sxtb16 r7, r12, ror #8",
+                "smlabb r9, r6, r7, r9",
+                "smlatt r11, r6, r7, r11",
+                "ldr r5, [r0, r2, lsl #1]",
+                "ldr r12, [r1, r2, lsl #1]",
+                "sxtab16 r6, r4, r5",
+                "sxtb16 r7, r12",
+                "smlabb r8, r6, r7, r8",
+                "smlatt r10, r6, r7, r10",
+                "sxtab16 r6, r4, r5, ror #8",
+                "sxtb16 r7, r12, ror #8",
+                "smlabb r9, r6, r7, r9",
+                "smlatt r11, r6, r7, r11",
+                "add r0, r0, r3",
+                "add r1, r1, r2, lsl #1",
+                "add r1, r1, r2",
+                "ldr r5, [r0]",
+                "ldr r12, [r1]",
+                "sxtab16 r6, r4, r5",
+                "sxtb16 r7, r12",
+                "smlabb r8, r6, r7, r8",
+                "smlatt r10, r6, r7, r10",
+                "sxtab16 r6, r4, r5, ror #8",
+                "sxtb16 r7, r12, ror #8",
+                "smlabb r9, r6, r7, r9",
+                "smlatt r11, r6, r7, r11",
+                "ldr r5, [r0, r2]",
+                "ldr r12, [r1, r2]",
+                "sxtab16 r6, r4, r5",
+                "sxtb16 r7, r12",
+                "smlabb r8, r6, r7, r8",
+                "smlatt r10, r6, r7, r10",
+                "sxtab16 r6, r4, r5, ror #8",
+                "sxtb16 r7, r12, ror #8",
+                "smlabb r9, r6, r7, r9",
+                "smlatt r11, r6, r7, r11",
+                "ldr r5, [r0, r2, lsl #1]",
+                "ldr r12, [r1, r2, lsl #1]",
+                "sxtab16 r6, r4, r5",
+                "sxtb16 r7, r12",
+                "smlabb r8, r6, r7, r8",
+                "smlatt r10, r6, r7, r10",
+                "sxtab16 r6, r4, r5, ror #8",
+                "sxtb16 r7, r12, ror #8",
+                "smlabb r9, r6, r7, r9",
+                "smlatt r11, r6, r7, r11",
+                "add r0, r0, r3",
+                "add r1, r1, r2, lsl #1",
+                "add r1, r1, r2",
+                "ldr r5, [r0]",
+                "ldr r12, [r1]",
+                "sxtab16 r6, r4, r5",
+                "sxtb16 r7, r12",
+                "smlabb r8, r6, r7, r8",
+                "smlatt r10, r6, r7, r10",
+                "sxtab16 r6, r4, r5, ror #8",
+                "sxtb16 r7, r12, ror #8",
+                "smlabb r9, r6, r7, r9",
+                "smlatt r11, r6, r7, r11",
+                "ldr r5, [r0, r2]",
+                "ldr r12, [r1, r2]",
+                "sxtab16 r6, r4, r5",
+                "sxtb16 r7, r12",
+                "smlabb r8, r6, r7, r8",
+                "smlatt r10, r6, r7, r10",
+                "sxtab16 r6, r4, r5, ror #8",
+                "sxtb16 r7, r12, ror #8",
+                "smlabb r9, r6, r7, r9",
+                "smlatt r11, r6, r7, r11",
+                "ldr r5, [r0, r2, lsl #1]",
+                "ldr r12, [r1, r2, lsl #1]",
+                "sxtab16 r6, r4, r5",
+                "sxtb16 r7, r12",
+                "smlabb r8, r6, r7, r8",
+                "smlatt r10, r6, r7, r10",
+                "sxtab16 r6, r4, r5, ror #8",
+                "sxtb16 r7, r12, ror #8",
+                "smlabb r9, r6, r7, r9",
+                "smlatt r11, r6, r7, r11",
+                "sub r0, r0, r3, lsl #1",
+                "add r0, r0, #4",
+                "sub r1, r1, r2, lsl #2",
+                "sub r1, r1, r2, lsl #1",
+                "add r1, r1, #4",
+                "ldm lr!, {{r5, r6, r7, r12}}",
+                "add r8, r8, r5",
+                "lsl r8, r8, #1",
+                "smmulr r8, r8, r6",
+                "add r5, r8, r12",
+                "add r5, r5, r8, asr #31",
+                "asr r5, r5, r7",
+                "ssat r8, #8, r5",
+                "ldm lr!, {{r5, r6, r7, r12}}",
+                "add r9, r9, r5",
+                "lsl r9, r9, #1",
+                "smmulr r9, r9, r6",
+                "add r5, r9, r12",
+                "add r5, r5, r9, asr #31",
+                "asr r5, r5, r7",
+                "ssat r9, #8, r5",
+                "ldm lr!, {{r5, r6, r7, r12}}",
+                "add r10, r10, r5",
+                "lsl r10, r10, #1",
+                "smmulr r10, r10, r6",
+                "add r5, r10, r12",
+                "add r5, r5, r10, asr #31",
+                "asr r5, r5, r7",
+                "ssat r10, #8, r5",
+                "ldm lr!, {{r5, r6, r7, r12}}",
+                "add r11, r11, r5",
+                "lsl r11, r11, #1",
+                "smmulr r11, r11, r6",
+                "add r5, r11, r12",
+                "add r5, r5, r11, asr #31",
+                "asr r5, r5, r7",
+                "ssat r11, #8, r5",
+                "bfi r8, r9, #8, #8",
+                "bfi r8, r10, #16, #8",
+                "bfi r8, r11, #24, #8",
+                "ldr r5, [sp, #8]",
+                "str r8, [r5], #4",
+                "str r5, [sp, #8]",
+                "ldr r5, [sp, #12]",
+                "cmp lr, r5",
+                "bne 2b",
+                "pop {{r6, r7}}",
+                "add sp, sp, #8",
+            inout("r0") x => _,
+            inout("r1") f => _,
+            in("r2") c,
+            in("r3") row,
+            in("r4") off2,
+            inout("r5") out => _,
+            inout("r12") table.add(4 * groups) => _,
+            inout("lr") table => _,
+            out("r8") _,
+            out("r9") _,
+            out("r10") _,
+            out("r11") _,
+        );
+    }
+    #[cfg(not(mcubench_dsp))]
+    // SAFETY: by the caller.
+    unsafe {
+        for g in 0..groups {
+            let mut acc = [0i32; 4];
+            dw_taps_3x3(x.add(4 * g), f.add(4 * g), c, c, row, off2, &mut acc);
+            for (i, a) in acc.into_iter().enumerate() {
+                let q = &*table.add(4 * g + i);
+                *out.add(4 * g + i) = ssat8(requant_core(a.wrapping_add(q.bias), q.mult, q.hb, q.e)) as i8;
+            }
+        }
+    }
+}
+
+/// [`dw_strip_3x3`] for [`Mode::FastSat`], `c % 4 == 0`, `c <= DW_MAX_C`: the strip rows are
+/// copied as whole runs, the requantization table covers every channel, and each output
+/// pixel is one [`dw_pixel_fastsat`].
+#[inline(never)]
+fn dw_strip_3x3_fastsat(w: &Window, input: &[i8], input_offset: i32, filter: &[i8], lq: &LayerQ<'_>, output: &mut [i8]) {
+    let c = w.in_c;
+    let strip_width = (w.out_w - 1) * w.stride_w + 3;
+    let row = strip_width * c;
+    let zp = (-input_offset) as i8;
+    let off2 = dup16(input_offset);
+    let mut strip = [0i8; DW_STRIP_BYTES];
+    let strip = &mut strip[..3 * row];
+    let filter = &filter[..9 * c];
+    let mut table = [DwQ::default(); DW_MAX_C];
+    let table = &mut table[..c];
+    for (ch, t) in table.iter_mut().enumerate() {
+        let q = lq.chan(ch, 0);
+        *t = DwQ { bias: q.bias, mult: q.mult, e: q.shift, hb: q.hb };
+    }
+    // Input columns [ix0, ix1) land in strip columns [ix0 + pad_w, ix1 + pad_w).
+    let (j0, j1) = (w.pad_w.min(strip_width), (w.pad_w + w.in_w).min(strip_width));
+    for b in 0..w.batches {
+        for oy in 0..w.out_h {
+            let iy0 = (oy * w.stride_h) as isize - w.pad_h as isize;
+            for (r, dst) in strip.chunks_exact_mut(row).enumerate() {
+                let iy = iy0 + r as isize;
+                if iy < 0 || iy >= w.in_h as isize || j0 >= j1 {
+                    dst.fill(zp);
+                    continue;
+                }
+                let base = (b * w.in_h + iy as usize) * w.in_w * c;
+                dst[..j0 * c].fill(zp);
+                dst[j0 * c..j1 * c].copy_from_slice(&input[base..base + (j1 - j0) * c]);
+                dst[j1 * c..].fill(zp);
+            }
+            let out_row = ((b * w.out_h + oy) * w.out_w) * c;
+            let out_row = &mut output[out_row..out_row + w.out_w * c];
+            for (ox, out_px) in out_row.chunks_exact_mut(c).enumerate() {
+                // SAFETY: the last strip byte read is at `2 * row + (ox * stride_w + 2) * c +
+                // c - 1 < 3 * row`; the filter's at `9 * c - 1`; the table has `c` entries and
+                // `out_px` `c` bytes.
+                unsafe {
+                    dw_pixel_fastsat(
+                        strip.as_ptr().add(ox * w.stride_w * c),
+                        filter.as_ptr(),
+                        c,
+                        row,
+                        off2,
+                        table.as_ptr(),
+                        out_px.as_mut_ptr(),
+                        c / 4,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// 3x3 DEPTHWISE_CONV_2D (dilation 1) through a strip: for each output row, the three input
+/// rows it reads are copied into a stack buffer with the padding columns and rows filled with
+/// the input zero point, whose offset-added value is 0. Every window is then a full 3x3 one
+/// (the unrolled [`dw_taps_3x3`]); a padding tap adds `0 * f`, exactly what skipping it adds.
+/// Channel `ch` of strip column `j` is at `j * c + ch`, so taps are `c` bytes apart as in the
+/// filter. Needs `-input_offset` in int8 and `3 * strip_width * c <= DW_STRIP_BYTES`.
+#[inline(never)]
+fn dw_strip_3x3<const M: u8>(w: &Window, input: &[i8], input_offset: i32, filter: &[i8], lq: &LayerQ<'_>, output: &mut [i8]) {
+    let c = w.in_c;
+    let strip_width = (w.out_w - 1) * w.stride_w + 3;
+    let row = strip_width * c;
+    let zp = (-input_offset) as i8;
+    let off2 = dup16(input_offset);
+    let st = lq.stage;
+    let mut strip = [0i8; DW_STRIP_BYTES];
+    let strip = &mut strip[..3 * row];
+    let filter = &filter[..9 * c];
+    let mut table = [ChanQ::default(); CH_CHUNK];
+    let mut c0 = 0;
+    while c0 < c {
+        let nc = CH_CHUNK.min(c - c0);
+        let table = &mut table[..nc];
+        lq.fill(c0, 0, table);
+        for b in 0..w.batches {
+            for oy in 0..w.out_h {
+                let iy0 = (oy * w.stride_h) as isize - w.pad_h as isize;
+                for (r, dst_row) in strip.chunks_exact_mut(row).enumerate() {
+                    let iy = iy0 + r as isize;
+                    let row_ok = iy >= 0 && iy < w.in_h as isize;
+                    for j in 0..strip_width {
+                        let ix = j as isize - w.pad_w as isize;
+                        let d = &mut dst_row[j * c + c0..j * c + c0 + nc];
+                        if row_ok && ix >= 0 && ix < w.in_w as isize {
+                            let base = ((b * w.in_h + iy as usize) * w.in_w + ix as usize) * c + c0;
+                            d.copy_from_slice(&input[base..base + nc]);
+                        } else {
+                            d.fill(zp);
+                        }
+                    }
+                }
+                for ox in 0..w.out_w {
+                    let xs = ox * w.stride_w * c + c0;
+                    let out_base = ((b * w.out_h + oy) * w.out_w + ox) * c + c0;
+                    let out_px = &mut output[out_base..out_base + nc];
+                    let mut k = 0;
+                    while k + 4 <= nc {
+                        let q: &[ChanQ; 4] = (&table[k..k + 4]).try_into().unwrap();
+                        let mut acc = [q[0].bias, q[1].bias, q[2].bias, q[3].bias];
+                        // SAFETY: the last byte read is at `2 * row + (ox * stride_w + 2) * c +
+                        // c0 + k + 3 < 3 * row` in the strip and `8 * c + c0 + k + 3 < 9 * c`
+                        // in the filter (`c0 + k + 4 <= c`).
+                        unsafe {
+                            dw_taps_3x3(strip.as_ptr().add(xs + k), filter.as_ptr().add(c0 + k), c, c, row, off2, &mut acc);
+                        }
+                        let o: &mut [i8; 4] = (&mut out_px[k..k + 4]).try_into().unwrap();
+                        *o = [
+                            requant::<M>(acc[0], &q[0], &st),
+                            requant::<M>(acc[1], &q[1], &st),
+                            requant::<M>(acc[2], &q[2], &st),
+                            requant::<M>(acc[3], &q[3], &st),
+                        ];
+                        k += 4;
+                    }
+                    while k < nc {
+                        let q = &table[k];
+                        let mut a = q.bias;
+                        for r in 0..3 {
+                            for t in 0..3 {
+                                let x = strip[r * row + xs + t * c + k] as i32 + input_offset;
+                                a = a.wrapping_add((filter[(r * 3 + t) * c + c0 + k] as i32).wrapping_mul(x));
+                            }
+                        }
+                        out_px[k] = requant::<M>(a, q, &st);
+                        k += 1;
+                    }
+                }
+            }
+        }
+        c0 += nc;
+    }
+}
+
+/// The nine taps of a 3x3 depthwise window for four channels, added to `acc`
+/// (`[c0, c1, c2, c3]`). Filter taps are `c` bytes apart (rows `3 * c`); input taps are
+/// `x_dx` bytes apart within a row and rows `x_dy` apart. On DSP targets one `asm!` block
+/// (the compiler would spill the 16 live values), which needs `x_dx == c`.
+///
+/// # Safety
+/// Four bytes at each of the nine input and filter tap addresses must be readable.
+#[inline(always)]
+#[allow(unused_variables)]
+unsafe fn dw_taps_3x3(x: *const i8, f: *const i8, c: usize, x_dx: usize, x_dy: usize, off2: u32, acc: &mut [i32; 4]) {
+    #[cfg(not(mcubench_dsp))]
+    use super::simd::{smlabb, smlatt, sxtb16, sxtb16_ror8};
+    let [mut a0, mut a1, mut a2, mut a3] = *acc;
+    #[cfg(mcubench_dsp)]
+    debug_assert_eq!(x_dx, c);
+            #[cfg(mcubench_dsp)]
+            // SAFETY: reads 4 bytes at the nine tap addresses, inside `input`
+            // and `filter` as below; r6/r7 saved and restored.
+            unsafe {
+                super::simd::dsp_asm!(
+                        "push {{r6, r7}}",
+                        "ldr r5, [r0]",
+                        "ldr r12, [r1]",
+                        "sxtab16 r6, r4, r5",
+                        "sxtb16 r7, r12",
+                        "smlabb r8, r6, r7, r8",
+                        "smlatt r10, r6, r7, r10",
+                        "sxtab16 r6, r4, r5, ror #8",
+                        "sxtb16 r7, r12, ror #8",
+                        "smlabb r9, r6, r7, r9",
+                        "smlatt r11, r6, r7, r11",
+                        "ldr r5, [r0, r2]",
+                        "ldr r12, [r1, r2]",
+                        "sxtab16 r6, r4, r5",
+                        "sxtb16 r7, r12",
+                        "smlabb r8, r6, r7, r8",
+                        "smlatt r10, r6, r7, r10",
+                        "sxtab16 r6, r4, r5, ror #8",
+                        "sxtb16 r7, r12, ror #8",
+                        "smlabb r9, r6, r7, r9",
+                        "smlatt r11, r6, r7, r11",
+                        "ldr r5, [r0, r2, lsl #1]",
+                        "ldr r12, [r1, r2, lsl #1]",
+                        "sxtab16 r6, r4, r5",
+                        "sxtb16 r7, r12",
+                        "smlabb r8, r6, r7, r8",
+                        "smlatt r10, r6, r7, r10",
+                        "sxtab16 r6, r4, r5, ror #8",
+                        "sxtb16 r7, r12, ror #8",
+                        "smlabb r9, r6, r7, r9",
+                        "smlatt r11, r6, r7, r11",
+                        "add r0, r0, r3",
+                        "add r1, r1, r2, lsl #1",
+                        "add r1, r1, r2",
+                        "ldr r5, [r0]",
+                        "ldr r12, [r1]",
+                        "sxtab16 r6, r4, r5",
+                        "sxtb16 r7, r12",
+                        "smlabb r8, r6, r7, r8",
+                        "smlatt r10, r6, r7, r10",
+                        "sxtab16 r6, r4, r5, ror #8",
+                        "sxtb16 r7, r12, ror #8",
+                        "smlabb r9, r6, r7, r9",
+                        "smlatt r11, r6, r7, r11",
+                        "ldr r5, [r0, r2]",
+                        "ldr r12, [r1, r2]",
+                        "sxtab16 r6, r4, r5",
+                        "sxtb16 r7, r12",
+                        "smlabb r8, r6, r7, r8",
+                        "smlatt r10, r6, r7, r10",
+                        "sxtab16 r6, r4, r5, ror #8",
+                        "sxtb16 r7, r12, ror #8",
+                        "smlabb r9, r6, r7, r9",
+                        "smlatt r11, r6, r7, r11",
+                        "ldr r5, [r0, r2, lsl #1]",
+                        "ldr r12, [r1, r2, lsl #1]",
+                        "sxtab16 r6, r4, r5",
+                        "sxtb16 r7, r12",
+                        "smlabb r8, r6, r7, r8",
+                        "smlatt r10, r6, r7, r10",
+                        "sxtab16 r6, r4, r5, ror #8",
+                        "sxtb16 r7, r12, ror #8",
+                        "smlabb r9, r6, r7, r9",
+                        "smlatt r11, r6, r7, r11",
+                        "add r0, r0, r3",
+                        "add r1, r1, r2, lsl #1",
+                        "add r1, r1, r2",
+                        "ldr r5, [r0]",
+                        "ldr r12, [r1]",
+                        "sxtab16 r6, r4, r5",
+                        "sxtb16 r7, r12",
+                        "smlabb r8, r6, r7, r8",
+                        "smlatt r10, r6, r7, r10",
+                        "sxtab16 r6, r4, r5, ror #8",
+                        "sxtb16 r7, r12, ror #8",
+                        "smlabb r9, r6, r7, r9",
+                        "smlatt r11, r6, r7, r11",
+                        "ldr r5, [r0, r2]",
+                        "ldr r12, [r1, r2]",
+                        "sxtab16 r6, r4, r5",
+                        "sxtb16 r7, r12",
+                        "smlabb r8, r6, r7, r8",
+                        "smlatt r10, r6, r7, r10",
+                        "sxtab16 r6, r4, r5, ror #8",
+                        "sxtb16 r7, r12, ror #8",
+                        "smlabb r9, r6, r7, r9",
+                        "smlatt r11, r6, r7, r11",
+                        "ldr r5, [r0, r2, lsl #1]",
+                        "ldr r12, [r1, r2, lsl #1]",
+                        "sxtab16 r6, r4, r5",
+                        "sxtb16 r7, r12",
+                        "smlabb r8, r6, r7, r8",
+                        "smlatt r10, r6, r7, r10",
+                        "sxtab16 r6, r4, r5, ror #8",
+                        "sxtb16 r7, r12, ror #8",
+                        "smlabb r9, r6, r7, r9",
+                        "smlatt r11, r6, r7, r11",
+                        "pop {{r6, r7}}",
+                    inout("r0") x => _,
+                    inout("r1") f => _,
+                    in("r2") c,
+                    in("r3") x_dy,
+                    in("r4") off2,
+                    out("r5") _,
+                    out("r12") _,
+                    inout("r8") a0,
+                    inout("r9") a1,
+                    inout("r10") a2,
+                    inout("r11") a3,
+                    options(readonly)
+                );
+            }
+            #[cfg(not(mcubench_dsp))]
+            // SAFETY: as below.
+            unsafe {
+                let x0 = x;
+                let f0 = f;
+                let mut tap = |xp: *const i8, fp: *const i8| {
+                    let (xe, xo) = widen(off2, rd4(xp));
+                    let fw = rd4(fp);
+                    let (fe, fo) = (sxtb16(fw), sxtb16_ror8(fw));
+                    a0 = smlabb(xe, fe, a0);
+                    a2 = smlatt(xe, fe, a2);
+                    a1 = smlabb(xo, fo, a1);
+                    a3 = smlatt(xo, fo, a3);
+                };
+                for r in 0..3 {
+                    let xr = x0.add(r * x_dy);
+                    let fr = f0.add(r * 3 * c);
+                    tap(xr, fr);
+                    tap(xr.add(x_dx), fr.add(c));
+                    tap(xr.add(2 * x_dx), fr.add(2 * c));
+                }
+            }
+    *acc = [a0, a1, a2, a3];
 }
 
 /// Valid filter taps `[start, end)` along one axis for a window starting at `origin`.

@@ -15,3 +15,5 @@ pub use super::portable::depthwise_conv2d;
 pub const BACKEND: &str = if cfg!(mcubench_dsp) { "dsp" } else { "portable" };
 /// ADD: table-driven, exact on every target (see [`super::dsp::add`]).
 pub use super::dsp::add;
+/// Memory-bound ops without a restructured variant: every kernel set runs the reference code.
+pub use super::reference::{concatenation, logistic, mean_hw, mul, pad, requantize};

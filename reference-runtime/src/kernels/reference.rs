@@ -302,3 +302,154 @@ pub fn add(p: &AddParams, a: &[i8], b: &[i8], output: &mut [i8]) {
         *o = raw.max(p.act_min).min(p.act_max) as i8;
     }
 }
+
+/// A shape extended to 4 dims on the left (TFLite's `RuntimeShape::ExtendedShape(4, ..)`).
+pub type Dims4 = [usize; 4];
+
+/// PAD / PADV2 int8 (`reference_ops::Pad`): the input placed at offset `before` in every
+/// dimension of an output filled with `pad_value`.
+pub fn pad(input: &[i8], in_dims: Dims4, before: Dims4, out_dims: Dims4, pad_value: i8, output: &mut [i8]) {
+    let mut o = 0usize;
+    for d0 in 0..out_dims[0] {
+        for d1 in 0..out_dims[1] {
+            for d2 in 0..out_dims[2] {
+                for d3 in 0..out_dims[3] {
+                    let idx = [d0, d1, d2, d3];
+                    let mut src = 0usize;
+                    let mut inside = true;
+                    for k in 0..4 {
+                        let i = idx[k].wrapping_sub(before[k]);
+                        if idx[k] < before[k] || i >= in_dims[k] {
+                            inside = false;
+                            break;
+                        }
+                        src = src * in_dims[k] + i;
+                    }
+                    output[o] = if inside { input[src] } else { pad_value };
+                    o += 1;
+                }
+            }
+        }
+    }
+}
+
+/// MEAN int8 over H and W of an NHWC tensor; output `[batches * channels]` (keep_dims or not,
+/// the bytes are the same). TFLM's `reference_ops::QuantizedMeanOrSum`: the zero-point
+/// corrected int32 sum times a multiplier with 1/(H*W) folded in, plus the output zero point.
+#[allow(clippy::too_many_arguments)]
+pub fn mean_hw(
+    input: &[i8],
+    in_dims: Dims4,
+    input_zp: i32,
+    output_zp: i32,
+    multiplier: i32,
+    shift: i32,
+    output: &mut [i8],
+) {
+    use crate::fixedpoint::multiply_by_quantized_multiplier;
+    let [batches, h, w, c] = in_dims;
+    let n = (h * w) as i32;
+    for b in 0..batches {
+        for ch in 0..c {
+            let mut sum: i32 = 0;
+            for y in 0..h {
+                for x in 0..w {
+                    sum = sum.wrapping_add(input[((b * h + y) * w + x) * c + ch] as i32);
+                }
+            }
+            let centered = sum.wrapping_sub(input_zp.wrapping_mul(n));
+            let v = multiply_by_quantized_multiplier(centered, multiplier, shift).wrapping_add(output_zp);
+            output[b * c + ch] = v.clamp(-128, 127) as i8;
+        }
+    }
+}
+
+/// CONCATENATION int8 along `axis` (`reference_ops::Concatenation`): each input contributes
+/// `dims[axis] * inner` contiguous bytes per outer index. `inputs` are (data, size of the
+/// concatenated axis); `inner` is the product of the dims after the axis.
+pub fn concatenation(inputs: &[(&[i8], usize)], outer: usize, inner: usize, output: &mut [i8]) {
+    let mut o = 0usize;
+    for k in 0..outer {
+        for &(data, axis_len) in inputs {
+            let chunk = axis_len * inner;
+            output[o..o + chunk].copy_from_slice(&data[k * chunk..(k + 1) * chunk]);
+            o += chunk;
+        }
+    }
+}
+
+/// MUL parameters (`ArithmeticParams` of TFLM's quantized mul).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MulParams {
+    pub input1_offset: i32,
+    pub input2_offset: i32,
+    pub output_offset: i32,
+    pub output_multiplier: i32,
+    pub output_shift: i32,
+    pub act_min: i32,
+    pub act_max: i32,
+}
+
+/// MUL int8 with 4-D broadcasting (`reference_integer_ops::Mul` / `BroadcastMul4DSlow`): every
+/// output element is `offset_out + MBQM((a + offset1) * (b + offset2))`, clamped. A dim of 1
+/// in `a_dims` / `b_dims` broadcasts against `out_dims`.
+pub fn mul(p: &MulParams, a: &[i8], a_dims: Dims4, b: &[i8], b_dims: Dims4, out_dims: Dims4, output: &mut [i8]) {
+    use crate::fixedpoint::multiply_by_quantized_multiplier;
+    // Row-major strides, 0 along broadcast dims.
+    let strides = |d: Dims4| -> Dims4 {
+        let mut s = [0usize; 4];
+        let mut acc = 1usize;
+        for k in (0..4).rev() {
+            s[k] = if d[k] == 1 && out_dims[k] != 1 { 0 } else { acc };
+            acc *= d[k];
+        }
+        s
+    };
+    let (sa, sb) = (strides(a_dims), strides(b_dims));
+    let mut o = 0usize;
+    for i0 in 0..out_dims[0] {
+        for i1 in 0..out_dims[1] {
+            for i2 in 0..out_dims[2] {
+                for i3 in 0..out_dims[3] {
+                    let ia = i0 * sa[0] + i1 * sa[1] + i2 * sa[2] + i3 * sa[3];
+                    let ib = i0 * sb[0] + i1 * sb[1] + i2 * sb[2] + i3 * sb[3];
+                    let x = p.input1_offset + a[ia] as i32;
+                    let y = p.input2_offset + b[ib] as i32;
+                    let raw = p
+                        .output_offset
+                        .wrapping_add(multiply_by_quantized_multiplier(x.wrapping_mul(y), p.output_multiplier, p.output_shift));
+                    output[o] = raw.max(p.act_min).min(p.act_max) as i8;
+                    o += 1;
+                }
+            }
+        }
+    }
+}
+
+/// LOGISTIC int8 -> int8 (output zero point -128, scale 1/256), as
+/// `reference_integer_ops::Logistic`: saturate beyond the input radius, else rescale to Q4.27,
+/// gemmlowp `logistic`, and round to 8 fractional bits.
+pub fn logistic(input_zp: i32, range_radius: i32, multiplier: i32, left_shift: i32, input: &[i8], output: &mut [i8]) {
+    use crate::fixedpoint::{logistic as fixed_logistic, multiply_by_quantized_multiplier};
+    for (o, &v) in output.iter_mut().zip(input) {
+        let x = v as i32 - input_zp;
+        *o = if x <= -range_radius {
+            i8::MIN
+        } else if x >= range_radius {
+            i8::MAX
+        } else {
+            let q4 = multiply_by_quantized_multiplier(x, multiplier, left_shift);
+            let q0 = fixed_logistic(q4, 4);
+            (rounding_divide_by_pot(q0, 31 - 8) - 128).clamp(-128, 127) as i8
+        };
+    }
+}
+
+/// QUANTIZE int8 -> int8 (`reference_ops::Requantize`).
+pub fn requantize(input_zp: i32, output_zp: i32, multiplier: i32, shift: i32, input: &[i8], output: &mut [i8]) {
+    use crate::fixedpoint::multiply_by_quantized_multiplier;
+    for (o, &v) in output.iter_mut().zip(input) {
+        let r = multiply_by_quantized_multiplier(v as i32 - input_zp, multiplier, shift).wrapping_add(output_zp);
+        *o = r.clamp(-128, 127) as i8;
+    }
+}

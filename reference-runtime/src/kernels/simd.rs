@@ -304,3 +304,40 @@ pub fn requant_core_mask(x: i32, m: i32, hb: i32, e: i32, smask: i32, post: i32)
         r.wrapping_add(hb).wrapping_add((r >> 31) & smask).wrapping_shr(e as u32).wrapping_add(post)
     }
 }
+
+/// Copies `n.div_ceil(4)` words from `src` to `dst`, unaligned: `n` bytes plus up to three
+/// more. A plain loop here would be turned into a `memcpy` call, which costs more than the
+/// copy for the few bytes of an im2col run.
+///
+/// # Safety
+/// `n.div_ceil(4) * 4` bytes must be readable at `src` and writable at `dst`, not overlapping.
+#[inline(always)]
+pub unsafe fn copy_words(dst: *mut i8, src: *const i8, n: usize) {
+    if n == 0 {
+        return;
+    }
+    #[cfg(mcubench_dsp)]
+    // SAFETY: by the caller.
+    unsafe {
+        dsp_asm!(
+            "2:",
+            "ldr {t}, [{s}], #4",
+            "str {t}, [{d}], #4",
+            "subs {n}, {n}, #4",
+            "bhi 2b",
+            s = inout(reg) src => _,
+            d = inout(reg) dst => _,
+            n = inout(reg) n => _,
+            t = out(reg) _,
+            options(nostack)
+        );
+    }
+    #[cfg(not(mcubench_dsp))]
+    // SAFETY: by the caller.
+    unsafe {
+        for i in 0..n.div_ceil(4) {
+            let w = core::ptr::read_unaligned(src.add(4 * i) as *const u32);
+            core::ptr::write_unaligned(dst.add(4 * i) as *mut u32, w);
+        }
+    }
+}

@@ -127,14 +127,14 @@ fn timed_window<D: Dut>(dut: &mut D, n: u32) -> (u64, Result<(), D::Error>) {
 }
 
 #[inline(always)]
-fn window_start_marker() {
+pub(crate) fn window_start_marker() {
     // SAFETY: DBG is a hint instruction (a no-op without a debugger that uses it). No `nomem`:
     // the compiler must treat it as touching memory, so loads/stores are not moved across.
     unsafe { core::arch::asm!("dbg #1", options(nostack, preserves_flags)) }
 }
 
 #[inline(always)]
-fn window_end_marker() {
+pub(crate) fn window_end_marker() {
     // SAFETY: see window_start_marker.
     unsafe { core::arch::asm!("dbg #2", options(nostack, preserves_flags)) }
 }

@@ -53,6 +53,7 @@ pub mod builtin {
     pub const SOFTMAX: i32 = 25;
     pub const PAD: i32 = 34;
     pub const MEAN: i32 = 40;
+    pub const PADV2: i32 = 60;
     pub const QUANTIZE: i32 = 114;
 }
 

@@ -334,6 +334,9 @@ impl<'m, 'a> Executor<'m, 'a> {
                 unsafe { arm_avgpool_s8_get_buffer_size(a.output.w, a.input.c) }
             }
             OpCode::MaxPool2d | OpCode::Softmax | OpCode::Add | OpCode::Reshape => 0,
+            // The runtime's extra operators (PAD, MEAN, ...) are not mapped onto CMSIS-NN yet:
+            // refused when the engine is set up, so `invoke_op` never meets them.
+            _ => return Err(unsupported("operator not mapped onto CMSIS-NN")),
         };
         usize::try_from(need).map_err(|_| unsupported("negative buffer size"))
     }
@@ -500,6 +503,7 @@ impl<'m, 'a> Executor<'m, 'a> {
                 }
                 Ok(())
             }
+            _ => Err(Error::Unsupported { op: i, what: "operator not mapped onto CMSIS-NN" }),
         }
     }
 }

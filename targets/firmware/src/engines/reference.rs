@@ -77,6 +77,19 @@ impl Engine for ReferenceRuntime {
     }
     #[inline(always)]
     fn invoke(&mut self) -> Result<(), RuntimeError> {
+        // Per-layer profile (feature `profile-ops`): one counted window per op instead of one
+        // per inference. The protocol's own markers then pair up wrongly, so such a firmware
+        // is for scripts/profile-ops.py, not for `mcubench run`.
+        #[cfg(feature = "profile-ops")]
+        {
+            for i in 0..self.interp.model().op_count() {
+                crate::protocol::window_start_marker();
+                self.interp.invoke_op(i)?;
+                crate::protocol::window_end_marker();
+            }
+            Ok(())
+        }
+        #[cfg(not(feature = "profile-ops"))]
         self.interp.invoke()
     }
     fn output(&self) -> &[i8] {
