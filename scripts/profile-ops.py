@@ -13,7 +13,7 @@ then run it here with the counting plugin:
         --input-bytes 27648
 
 It uploads a seeded random input, runs `infer 1 0` and prints each op's exact instruction
-count (the op list is what `mcubench workloads --ops` shows, in order).
+count, in the order of the model's operators (the .tflite's execution order).
 """
 import argparse
 import os
