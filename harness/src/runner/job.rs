@@ -59,6 +59,13 @@ impl Recorder<'_> {
     }
 }
 
+impl Drop for Recorder<'_> {
+    /// A job cut short (the run interrupted, its task dropped) still stores what it held.
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
 /// Runs a job to the end, turning every outcome into records; never fails itself.
 pub(crate) async fn run_job(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &UnboundedSender<RunEvent>) {
     let started = Instant::now();
@@ -70,7 +77,8 @@ pub(crate) async fn run_job(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, even
         emit(Entry::Metric { metric, value, unit: unit.into(), source, note })
     };
 
-    // Static figures first: they stand even if the board fails later.
+    // Static figures first: they stand even if the board fails later (held until the board
+    // names its framework version, see Recorder).
     // The reference runtime's blob, where the firmware embeds it: an external firmware has
     // its own format, and microflow compiles the model into code and constants.
     // Frameworks with their own model file (TFLM, TinyMaix) embed that instead.
@@ -96,7 +104,7 @@ pub(crate) async fn run_job(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, even
             false
         }
         Err(_) => {
-            let msg = format!("the job did not finish within {:?}; the board was stopped", cfg.timeouts.job);
+            let msg = format!("the job did not finish within {:?}; the board was stopped (raise --job-timeout)", cfg.timeouts.job);
             rec.failure("timeout", msg);
             false
         }
