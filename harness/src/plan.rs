@@ -180,9 +180,9 @@ pub struct Selection {
     pub workloads: Vec<String>,
 }
 
-/// The default suite: the anomaly-detection model, the first workload whose operators the
-/// reference runtime covers end to end.
-pub const DEFAULT_WORKLOADS: &[&str] = &["ad01"];
+/// The default suite: all four MLPerf Tiny models, in MLPerf Tiny's order (keyword spotting,
+/// visual wake words, image classification, anomaly detection).
+pub const DEFAULT_WORKLOADS: &[&str] = &["kws01", "vww01", "ic01", "ad01"];
 
 /// Expands a selection into jobs, grouped by board (the scheduler runs one task per board).
 pub fn plan(boards: &BoardsFile, file: &str, sel: &Selection) -> Result<Vec<Job>, PlanError> {
@@ -302,4 +302,22 @@ pub fn plan_external(boards: &BoardsFile, file: &str, sel: &Selection, fw: &Exte
         job.external = Some(fw.clone());
     }
     Ok(jobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_suite_is_the_four_mlperf_tiny_models_on_every_board() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards.yaml");
+        let boards = BoardsFile::load(&path).unwrap();
+        let jobs = plan(&boards, "boards.yaml", &Selection::default()).unwrap();
+        assert_eq!(jobs.len(), 4 * boards.boards.len());
+        for b in &boards.boards {
+            let ids: Vec<&str> = jobs.iter().filter(|j| j.board.name == b.name).map(|j| j.workload.id).collect();
+            assert_eq!(ids, ["kws01", "vww01", "ic01", "ad01"], "{}", b.name);
+        }
+        assert!(jobs.iter().all(|j| j.framework == REFERENCE_RUNTIME && j.external.is_none()));
+    }
 }

@@ -78,7 +78,10 @@ async fn default_farm_is_bit_exact_and_counts_repeat_across_runs() {
     let boards = default_boards();
     let dir = tempfile::tempdir().unwrap();
     let store_path = dir.path().join("results.jsonl");
-    let first = run_and_store(&boards, Selection::default(), config("first", 2, 10), &store_path, |_| {}).await;
+    // ad01, the quickest model: this test is about repeatability and caching; every model's
+    // bit exactness is `all_four_models_are_bit_exact_on_the_m4_and_m55` below.
+    let ad01 = || Selection { workloads: vec!["ad01".into()], ..Selection::default() };
+    let first = run_and_store(&boards, ad01(), config("first", 2, 10), &store_path, |_| {}).await;
     assert_eq!(failures(&first), Vec::<String>::new());
 
     // Every golden output byte matches TFLite Micro on every board.
@@ -93,7 +96,7 @@ async fn default_farm_is_bit_exact_and_counts_repeat_across_runs() {
 
     // A second run reuses the cached firmware and counts exactly the same instructions.
     let mut cached = Vec::new();
-    let second = run_and_store(&boards, Selection::default(), config("second", 1, 0), &store_path, |ev| {
+    let second = run_and_store(&boards, ad01(), config("second", 1, 0), &store_path, |ev| {
         if let RunEvent::BuildFinished { what, cached: c, .. } = ev {
             if what.starts_with("firmware") {
                 cached.push(*c);
@@ -136,6 +139,32 @@ async fn default_farm_is_bit_exact_and_counts_repeat_across_runs() {
     assert_eq!(loaded.records[0].provenance.framework_flags(), first[0].provenance.framework_flags());
 }
 
+/// The reference runtime's DSP kernels (asm on these cores) against the TFLite Micro goldens:
+/// every MLPerf Tiny model on the Cortex-M4 and the Cortex-M55 (Armv8-M: its own asm
+/// flavour), two goldens each, every output byte compared by the firmware's golden check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_four_models_are_bit_exact_on_the_m4_and_m55() {
+    let boards = default_boards();
+    let dir = tempfile::tempdir().unwrap();
+    let sel = Selection { boards: vec!["mps2-an386".into(), "mps3-an547".into()], ..Selection::default() };
+    let records = run_and_store(&boards, sel, config("models", 1, 2), &dir.path().join("r.jsonl"), |_| {}).await;
+    assert_eq!(failures(&records), Vec::<String>::new());
+    let mut seen = std::collections::BTreeMap::new();
+    for r in &records {
+        if let Entry::Check { check, passed, detail } = &r.entry {
+            if check == "golden" {
+                assert!(passed, "{}: {detail}", r.job);
+                *seen.entry((r.job.board.clone(), r.job.workload.clone())).or_insert(0) += 1;
+            }
+        }
+    }
+    for board in ["mps2-an386", "mps3-an547"] {
+        for w in ["kws01", "vww01", "ic01", "ad01"] {
+            assert_eq!(seen.get(&(board.to_string(), w.to_string())), Some(&2), "{board} {w}: {seen:?}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn an_infer_timeout_names_board_job_command_and_budget() {
     let boards = default_boards();
@@ -162,7 +191,8 @@ async fn a_killed_qemu_is_reported_and_other_boards_keep_their_results() {
     let victim = "mps2-an500";
     let mut pids = BTreeMap::new();
     let mut killed = false;
-    let records = run_and_store(&boards, Selection::default(), config("kill", 2, 10), &store_path, |ev| match ev {
+    let sel = Selection { workloads: vec!["ad01".into()], ..Selection::default() };
+    let records = run_and_store(&boards, sel, config("kill", 2, 10), &store_path, |ev| match ev {
         RunEvent::SessionStarted { job, pid: Some(pid) } => {
             pids.insert(job.board.clone(), *pid);
         }
