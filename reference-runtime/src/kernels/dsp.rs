@@ -841,34 +841,11 @@ fn conv_channel_exact(
     stage: OutputStage,
     output: &mut [i8],
 ) {
-    let k = w.filter_h * w.filter_w * w.in_c;
-    let f = &filter[ch * k..(ch + 1) * k];
-    let (mult, shift) = quant.get(ch);
-    let b0 = bias.map_or(0, |b| b.get(ch));
     for b in 0..w.batches {
         for oy in 0..w.out_h {
-            let in_y0 = (oy * w.stride_h) as isize - w.pad_h as isize;
             for ox in 0..w.out_w {
-                let in_x0 = (ox * w.stride_w) as isize - w.pad_w as isize;
-                let mut acc = b0;
-                for fy in 0..w.filter_h {
-                    let iy = in_y0 + (w.dilation_h * fy) as isize;
-                    if iy < 0 || iy >= w.in_h as isize {
-                        continue;
-                    }
-                    for fx in 0..w.filter_w {
-                        let ix = in_x0 + (w.dilation_w * fx) as isize;
-                        if ix < 0 || ix >= w.in_w as isize {
-                            continue;
-                        }
-                        let base = ((b * w.in_h + iy as usize) * w.in_w + ix as usize) * w.in_c;
-                        let taps = &f[(fy * w.filter_w + fx) * w.in_c..][..w.in_c];
-                        for (&x, &fv) in input[base..base + w.in_c].iter().zip(taps) {
-                            acc = acc.wrapping_add((x as i32 + input_offset) * fv as i32);
-                        }
-                    }
-                }
-                output[((b * w.out_h + oy) * w.out_w + ox) * w.out_c + ch] = stage.apply(acc, mult, shift);
+                let v = super::reference::conv2d_output(w, input, input_offset, filter, w.in_c, bias, quant, stage, [b, oy, ox, ch]);
+                output[((b * w.out_h + oy) * w.out_w + ox) * w.out_c + ch] = v;
             }
         }
     }

@@ -58,45 +58,63 @@ pub fn conv2d(
     stage: OutputStage,
     output: &mut [i8],
 ) {
-    let groups = w.in_c / filter_in_c.max(1);
-    let filters_per_group = w.out_c / groups.max(1);
     for b in 0..w.batches {
         for oy in 0..w.out_h {
-            let in_y0 = (oy * w.stride_h) as isize - w.pad_h as isize;
             for ox in 0..w.out_w {
-                let in_x0 = (ox * w.stride_w) as isize - w.pad_w as isize;
                 for oc in 0..w.out_c {
-                    let group = oc / filters_per_group.max(1);
-                    let mut acc: i32 = 0;
-                    for fy in 0..w.filter_h {
-                        let iy = in_y0 + (w.dilation_h * fy) as isize;
-                        if iy < 0 || iy >= w.in_h as isize {
-                            continue;
-                        }
-                        for fx in 0..w.filter_w {
-                            let ix = in_x0 + (w.dilation_w * fx) as isize;
-                            if ix < 0 || ix >= w.in_w as isize {
-                                continue;
-                            }
-                            let in_base =
-                                ((b * w.in_h + iy as usize) * w.in_w + ix as usize) * w.in_c + group * filter_in_c;
-                            let f_base = ((oc * w.filter_h + fy) * w.filter_w + fx) * filter_in_c;
-                            for ic in 0..filter_in_c {
-                                let iv = input[in_base + ic] as i32;
-                                let fv = filter[f_base + ic] as i32;
-                                acc = acc.wrapping_add(fv.wrapping_mul(iv + input_offset));
-                            }
-                        }
-                    }
-                    if let Some(bias) = bias {
-                        acc = acc.wrapping_add(bias.get(oc));
-                    }
-                    let (m, s) = quant.get(oc);
-                    output[((b * w.out_h + oy) * w.out_w + ox) * w.out_c + oc] = stage.apply(acc, m, s);
+                    let v = conv2d_output(w, input, input_offset, filter, filter_in_c, bias, quant, stage, [b, oy, ox, oc]);
+                    output[((b * w.out_h + oy) * w.out_w + ox) * w.out_c + oc] = v;
                 }
             }
         }
     }
+}
+
+/// One output value of [`conv2d`]: batch, row, column and channel `[b, oy, ox, oc]`.
+/// (Also the exact path the optimized kernels fall back to for single channels.)
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub fn conv2d_output(
+    w: &Window,
+    input: &[i8],
+    input_offset: i32,
+    filter: &[i8],
+    filter_in_c: usize,
+    bias: Option<I32Le<'_>>,
+    quant: QuantTable<'_>,
+    stage: OutputStage,
+    [b, oy, ox, oc]: [usize; 4],
+) -> i8 {
+    let groups = w.in_c / filter_in_c.max(1);
+    let filters_per_group = w.out_c / groups.max(1);
+    let in_y0 = (oy * w.stride_h) as isize - w.pad_h as isize;
+    let in_x0 = (ox * w.stride_w) as isize - w.pad_w as isize;
+    let group = oc / filters_per_group.max(1);
+    let mut acc: i32 = 0;
+    for fy in 0..w.filter_h {
+        let iy = in_y0 + (w.dilation_h * fy) as isize;
+        if iy < 0 || iy >= w.in_h as isize {
+            continue;
+        }
+        for fx in 0..w.filter_w {
+            let ix = in_x0 + (w.dilation_w * fx) as isize;
+            if ix < 0 || ix >= w.in_w as isize {
+                continue;
+            }
+            let in_base = ((b * w.in_h + iy as usize) * w.in_w + ix as usize) * w.in_c + group * filter_in_c;
+            let f_base = ((oc * w.filter_h + fy) * w.filter_w + fx) * filter_in_c;
+            for ic in 0..filter_in_c {
+                let iv = input[in_base + ic] as i32;
+                let fv = filter[f_base + ic] as i32;
+                acc = acc.wrapping_add(fv.wrapping_mul(iv + input_offset));
+            }
+        }
+    }
+    if let Some(bias) = bias {
+        acc = acc.wrapping_add(bias.get(oc));
+    }
+    let (m, s) = quant.get(oc);
+    stage.apply(acc, m, s)
 }
 
 /// DEPTHWISE_CONV_2D, int8, filter `[1, kh, kw, out_c]`, `out_c = in_c * depth_multiplier`.
