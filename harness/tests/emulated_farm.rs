@@ -169,7 +169,7 @@ async fn all_four_models_are_bit_exact_on_the_m4_and_m55() {
 async fn an_infer_timeout_names_board_job_command_and_budget() {
     let boards = default_boards();
     let dir = tempfile::tempdir().unwrap();
-    let sel = Selection { boards: vec!["mps2-an386".into()], ..Selection::default() };
+    let sel = Selection { boards: vec!["mps2-an386".into()], workloads: vec!["ad01".into()], ..Selection::default() };
     // No time at all for an inference: the first `infer` must time out.
     let mut cfg = config("infer-timeout", 1, 1);
     cfg.timeouts.infer = Duration::ZERO;
@@ -179,7 +179,7 @@ async fn an_infer_timeout_names_board_job_command_and_budget() {
     assert_eq!(fails.len(), 1, "{fails:?}");
     let f = &fails[0];
     assert!(f.starts_with("mps2-an386 / reference-runtime / ad01: timeout: "), "{f}");
-    assert!(f.contains("(board mps2-an386): `infer 1 0` timed out"), "{f}");
+    assert!(f.contains("(board mps2-an386): `infer 1 0` timed out: no reply line within 1µs (0ns + 1 inferences x 1µs;"), "{f}");
     assert!(f.contains("--infer-budget"), "{f}");
 }
 

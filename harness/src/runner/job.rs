@@ -359,14 +359,13 @@ where
         Err(e @ crate::protocol::ProtocolError::Timeout { .. }) => {
             let t = &cfg.timeouts;
             let why = format!(
-                "{} (board {}): `infer {runs} {warmups}` timed out: no reply line within {:.0} s \
-                 ({:.0} s + {} inferences x {:.1} s; raise the per-inference budget with --infer-budget)",
+                "{} (board {}): `infer {runs} {warmups}` timed out: no reply line within {limit:?} \
+                 ({:?} + {} inferences x {:?}; raise the per-inference budget with --infer-budget)",
                 job.key(),
                 job.board.name,
-                limit.as_secs_f64(),
-                t.infer.as_secs_f64(),
+                t.infer,
                 runs + warmups,
-                t.infer_per_inference.as_secs_f64()
+                t.infer_per_inference
             );
             Err(anyhow::Error::from(e).context(why)).stage("timeout")
         }
