@@ -227,7 +227,7 @@ async fn a_model_that_does_not_fit_is_refused_before_building() {
     let tiny = text.replace("budget: { flash: 0x200000, ram: 0xA0000, part: STM32L4R5ZI }", "budget: { flash: 0x10000, ram: 0xA0000, part: TINY64K }");
     let boards = BoardsFile::parse(&tiny, Path::new("tiny.yaml")).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let sel = Selection { boards: vec!["mps2-an386".into()], ..Selection::default() };
+    let sel = Selection { boards: vec!["mps2-an386".into()], workloads: vec!["ad01".into()], ..Selection::default() };
     let mut builds = 0;
     let records = run_and_store(&boards, sel, config("fit", 1, 0), &dir.path().join("r.jsonl"), |ev| {
         if matches!(ev, RunEvent::BuildStarted { what } if what.starts_with("firmware")) {
