@@ -13,6 +13,10 @@
 //!   (noise, non-UTF-8, control characters, debug prints; none looks like a protocol line)
 //!   interleaved before `m-ready`; every parsed value must be exactly the expected one.
 //!
+//! - `endless_output_is_bounded` (7 fixed floods): the device never stops printing: NULs, `\r`,
+//!   a line without end, empty lines, protocol-looking lines, random bytes, NUL-padded lines.
+//!   Each call must end (error) within its timeout and the client's heap must stay under 256 KiB.
+//!
 //! Properties: no panic; no hang (each case runs on its own thread and must finish within 10 s
 //! of wall time; the client's per-line timeouts are 15 ms); every call returns either a value
 //! that is consistent with what was asked, or an error whose message starts with the command in
@@ -27,6 +31,45 @@ use proptest::prelude::*;
 use proptest::test_runner::{RngSeed, TestRunner};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::task::JoinHandle;
+
+// ---- A per-thread counting allocator, to bound the client's memory under floods. ----
+
+struct Counting;
+
+thread_local! {
+    static CURRENT: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+    static PEAK: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+}
+
+fn track(delta: isize) {
+    let _ = CURRENT.try_with(|c| {
+        let now = c.get() + delta;
+        c.set(now);
+        let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
+    });
+}
+
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
+        track(l.size() as isize);
+        std::alloc::System.alloc(l)
+    }
+    unsafe fn alloc_zeroed(&self, l: std::alloc::Layout) -> *mut u8 {
+        track(l.size() as isize);
+        std::alloc::System.alloc_zeroed(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
+        track(-(l.size() as isize));
+        std::alloc::System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, new: usize) -> *mut u8 {
+        track(new as isize - l.size() as isize);
+        std::alloc::System.realloc(p, l, new)
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
 
 /// What the fake does with one command.
 #[derive(Debug, Clone)]
@@ -521,5 +564,50 @@ proptest! {
             "[0.125, 0.875]".to_string(),
         ];
         prop_assert_eq!(got, want);
+    }
+}
+
+/// A device that never stops printing. The fake and the client share one thread, so the peak
+/// heap growth of that thread bounds what the client buffered.
+#[test]
+fn endless_output_is_bounded() {
+    let floods: [(&str, Vec<u8>); 7] = [
+        ("NULs", vec![0u8; 4096]),
+        ("carriage returns", vec![b'\r'; 4096]),
+        ("a line without end", vec![b'x'; 4096]),
+        ("empty lines", b"\r\n".repeat(2048)),
+        ("protocol-looking lines", b"m-progress-[1]\r\n".repeat(256)),
+        ("random bytes", (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()),
+        ("NUL-padded line", [vec![b'y'; 8], vec![0u8; 4088]].concat()),
+    ];
+    for (name, chunk) in floods {
+        let (tx, rx) = mpsc::channel();
+        let label = name.to_string();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let r = rt.block_on(async move {
+                let (host, mut dut) = tokio::io::duplex(1 << 16);
+                tokio::spawn(async move { while dut.write_all(&chunk).await.is_ok() {} });
+                let mut c = DutClient::new(host, config(Duration::from_millis(100)));
+                let base = CURRENT.with(|c| c.get());
+                PEAK.with(|p| p.set(base));
+                let t = std::time::Instant::now();
+                let boot = c.wait_boot().await;
+                let name = c.name().await;
+                let took = t.elapsed();
+                let peak = PEAK.with(|p| p.get()) - base;
+                let short = |e: ProtocolError| e.to_string().chars().take(120).collect::<String>();
+                (boot.err().map(short), name.err().map(short), took, peak)
+            });
+            let _ = tx.send(r);
+        });
+        let (boot, name_err, took, peak) = rx
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("{label}: the client hung or panicked ({e})"));
+        println!("{label}: boot -> {boot:?}; name -> {name_err:?}; {took:?}, peak heap {peak} bytes");
+        assert!(boot.is_some() && name_err.is_some(), "{label}: a flood was taken for a reply");
+        assert!(took < Duration::from_secs(3), "{label}: took {took:?}");
+        // The reader keeps at most one line (256 bytes here); the rest is the duplex buffer.
+        assert!(peak < 256 << 10, "{label}: the client buffered {peak} bytes");
     }
 }

@@ -69,7 +69,9 @@ impl LineReader {
             if n == 0 {
                 self.eof = true;
             } else {
-                self.buf.extend_from_slice(&tmp[..n]);
+                // `\r` and `\0` are dropped as they arrive, so the buffer holds only bytes that
+                // count towards `max_len`: a device printing NULs forever cannot grow it.
+                self.buf.extend(tmp[..n].iter().copied().filter(|&b| b != b'\r' && b != 0));
             }
         }
     }
@@ -98,7 +100,7 @@ impl LineReader {
                 None => {
                     if self.discarding {
                         self.buf.clear();
-                    } else if strip_len(&self.buf) > self.max_len {
+                    } else if self.buf.len() > self.max_len {
                         self.buf.clear();
                         self.discarding = true;
                         return Err(ReadError::TooLong);
@@ -123,10 +125,6 @@ impl LineReader {
 
 fn strip(raw: &[u8]) -> Vec<u8> {
     raw.iter().copied().filter(|&b| b != b'\r' && b != 0).collect()
-}
-
-fn strip_len(raw: &[u8]) -> usize {
-    raw.iter().filter(|&&b| b != b'\r' && b != 0).count()
 }
 
 fn is_bad_char(c: char) -> bool {
