@@ -59,9 +59,9 @@ fn check(text: &str) -> Result<String, String> {
             }
             let label = match &e {
                 BoardsError::Syntax { line, .. } if *line >= 1 => "syntax with line",
-                // serde_yaml gives no location for some errors (e.g. an empty document): the
-                // message must then say what is wrong with which field or the document.
-                BoardsError::Syntax { message, .. } if !message.is_empty() => "syntax without line",
+                // serde_yaml has no location for a few errors; the only one expected is a second
+                // document (`---`), whose message says so.
+                BoardsError::Syntax { line: 0, message, .. } if message.contains("more than one document") => "syntax without line",
                 BoardsError::Invalid { line, field, .. } if *line >= 1 && !field.is_empty() => "invalid with line and field",
                 BoardsError::Invalid { field, .. } if !field.is_empty() => "invalid with field only",
                 BoardsError::File { .. } => "file",

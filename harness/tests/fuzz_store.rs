@@ -12,6 +12,10 @@
 //! - `huge_lines` (3 fixed cases): a 16 MiB line in the middle, a 16 MiB torn last line, a torn
 //!   last line of non-UTF-8 bytes.
 //!
+//! - `append_after_a_torn_tail_keeps_the_store_loadable` (one case per cut inside the last record,
+//!   about 400): a killed run's torn tail, then `ResultStore::open` + `append` as a resumed run does.
+//! - `opening_an_intact_store_changes_nothing` (3 fixed cases).
+//!
 //! Properties: loading never panics; a complete record before the damage is always loaded and
 //! equal to what was written; a torn last line is dropped with a warning naming the file and
 //! line; any other damage is an error naming the file and the damaged line.
