@@ -28,7 +28,7 @@ pub fn sizes(path: &Path, map: &MemoryMap) -> Result<ElfSizes, ElfError> {
     let p = path.display().to_string();
     let data = std::fs::read(path).map_err(|source| ElfError::Read { path: p.clone(), source })?;
     let file = object::File::parse(&*data).map_err(|e| ElfError::Parse { path: p.clone(), message: e.to_string() })?;
-    let in_ram = |addr: u64| addr >= map.ram.origin && addr < map.ram.origin + map.ram.size;
+    let in_ram = |addr: u64| addr >= map.ram.origin && addr < map.ram.origin.saturating_add(map.ram.size);
     let mut sizes = ElfSizes { flash: 0, static_ram: 0 };
     for section in file.sections() {
         let SectionFlags::Elf { sh_flags } = section.flags() else { continue };
@@ -39,13 +39,15 @@ pub fn sizes(path: &Path, map: &MemoryMap) -> Result<ElfSizes, ElfError> {
         }
         let nobits = matches!(section.kind(), object::SectionKind::UninitializedData | object::SectionKind::UninitializedTls)
             || section_type(&section) == Some(SHT_NOBITS);
+        // Saturating: a hostile ELF claiming sizes that sum past 2^64 must not wrap to a small
+        // total and pass the budget check.
         if in_ram(section.address()) {
-            sizes.static_ram += section.size();
+            sizes.static_ram = sizes.static_ram.saturating_add(section.size());
             if !nobits {
-                sizes.flash += section.size();
+                sizes.flash = sizes.flash.saturating_add(section.size());
             }
         } else if !nobits {
-            sizes.flash += section.size();
+            sizes.flash = sizes.flash.saturating_add(section.size());
         }
     }
     Ok(sizes)
