@@ -18,7 +18,7 @@
 //!   Each call must end (error) within its timeout and the client's heap must stay under 256 KiB.
 //!
 //! Properties: no panic; no hang (each case runs on its own thread and must finish within 10 s
-//! of wall time; the client's per-line timeouts are 15 ms); every call returns either a value
+//! of wall time; the client's per-line timeouts are 10 ms); every call returns either a value
 //! that is consistent with what was asked, or an error whose message starts with the command in
 //! flight and names what was wrong.
 
@@ -481,7 +481,7 @@ fn random_garbage_replies() {
         replies.reverse();
         let end = if silent_at_end { Reply::Silent } else { Reply::Close };
         let boot = replies.pop().unwrap_or(end.clone());
-        run_case(config(Duration::from_millis(15)), move || {
+        run_case(config(Duration::from_millis(10)), move || {
             spawn_dut(boot, move |_cmd| replies.pop().unwrap_or(end.clone()))
         })
     });
@@ -500,7 +500,7 @@ fn corrupted_valid_replies() {
             bytes
         };
         let boot = Reply::Bytes(render(0));
-        run_case(config(Duration::from_millis(15)), move || {
+        run_case(config(Duration::from_millis(10)), move || {
             let mut chunks = 0;
             let mut answered = 0;
             spawn_dut(boot, move |cmd| {
