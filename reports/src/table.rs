@@ -194,7 +194,16 @@ pub fn workload_tables(records: &[ResultRecord]) -> Vec<WorkloadTable> {
         table.with(Style::modern()).modify(Columns::new(1..), Alignment::right());
         let failures = cols
             .iter()
-            .flat_map(|((board, fw), c)| c.failures.iter().map(move |(stage, msg)| format!("{board} / {fw}: {stage}: {msg}")))
+            .flat_map(|((board, fw), c)| {
+                c.failures.iter().map(move |(stage, msg)| {
+                    // "unsupported: ADD" already names its stage.
+                    if msg.starts_with(&format!("{stage}: ")) {
+                        format!("{board} / {fw}: {msg}")
+                    } else {
+                        format!("{board} / {fw}: {stage}: {msg}")
+                    }
+                })
+            })
             .collect();
         out.push(WorkloadTable { workload, text: table.to_string(), failures });
     }
@@ -256,6 +265,7 @@ mod tests {
             rec("a", metric(Metric::Macs, 264_192.0, Source::Modeled)),
             rec("a", Entry::Check { check: "golden".into(), passed: true, detail: String::new() }),
             rec("b", Entry::Failure { stage: "boot".into(), message: "no m-ready within 10 s".into() }),
+            rec("c", Entry::Failure { stage: "unsupported".into(), message: "unsupported: ADD".into() }),
         ];
         let tables = workload_tables(&records);
         assert_eq!(tables.len(), 1);
@@ -268,7 +278,14 @@ mod tests {
         assert!(t.contains("1/1 bit exact"), "{t}");
         assert!(t.contains("failed (boot)"), "{t}");
         assert!(t.contains("n/a"), "{t}");
-        assert_eq!(tables[0].failures, vec!["b / reference-runtime: boot: no m-ready within 10 s".to_string()]);
+        assert_eq!(
+            tables[0].failures,
+            vec![
+                "b / reference-runtime: boot: no m-ready within 10 s".to_string(),
+                // The message names its stage already: not "unsupported: unsupported: ADD".
+                "c / reference-runtime: unsupported: ADD".to_string(),
+            ]
+        );
     }
 
     #[test]
