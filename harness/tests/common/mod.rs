@@ -1,0 +1,2 @@
+//! Helpers shared by the fuzz tests.
+pub mod mutate;
