@@ -134,7 +134,21 @@ pub const FRAMEWORKS: &[Framework] = &[
     },
 ];
 
+/// Short names accepted wherever a framework is named (`--frameworks reference,tflm,...`).
+pub const FRAMEWORK_ALIASES: &[(&str, &str)] = &[
+    ("reference", REFERENCE_RUNTIME),
+    ("reference-portable", "reference-runtime-portable"),
+    ("tflm", "tflite-micro"),
+    ("cmsisnn", "cmsis-nn"),
+];
+
+/// The framework's registry name for `name` or one of its [`FRAMEWORK_ALIASES`].
+pub fn canonical_framework(name: &str) -> &str {
+    FRAMEWORK_ALIASES.iter().find(|(alias, _)| *alias == name).map_or(name, |(_, full)| full)
+}
+
 pub fn framework(name: &str) -> Option<&'static Framework> {
+    let name = canonical_framework(name);
     FRAMEWORKS.iter().find(|f| f.name == name)
 }
 
@@ -200,8 +214,11 @@ pub fn plan(boards: &BoardsFile, file: &str, sel: &Selection) -> Result<Vec<Job>
             })
             .collect::<Result<_, _>>()?
     };
-    let frameworks: Vec<String> =
-        if sel.frameworks.is_empty() { vec![REFERENCE_RUNTIME.to_owned()] } else { sel.frameworks.clone() };
+    let frameworks: Vec<String> = if sel.frameworks.is_empty() {
+        vec![REFERENCE_RUNTIME.to_owned()]
+    } else {
+        sel.frameworks.iter().map(|f| canonical_framework(f).to_owned()).collect()
+    };
     for f in &frameworks {
         if framework(f).is_none() {
             let known = FRAMEWORKS.iter().map(|f| f.name).collect::<Vec<_>>().join(", ");
@@ -319,5 +336,21 @@ mod tests {
             assert_eq!(ids, ["kws01", "vww01", "ic01", "ad01"], "{}", b.name);
         }
         assert!(jobs.iter().all(|j| j.framework == REFERENCE_RUNTIME && j.external.is_none()));
+    }
+
+    #[test]
+    fn short_framework_names_plan_under_their_registry_names() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards.yaml");
+        let boards = BoardsFile::load(&path).unwrap();
+        let sel = Selection {
+            boards: vec!["mps2-an386".into()],
+            frameworks: ["reference", "tflm", "cmsis-nn", "tinymaix", "microflow"].map(String::from).to_vec(),
+            workloads: vec!["kws01".into()],
+        };
+        let fws: Vec<String> = plan(&boards, "boards.yaml", &sel).unwrap().into_iter().map(|j| j.framework).collect();
+        assert_eq!(fws, ["reference-runtime", "tflite-micro", "cmsis-nn", "tinymaix", "microflow"]);
+        let sel = Selection { frameworks: vec!["tf-lite".into()], ..sel };
+        let e = plan(&boards, "boards.yaml", &sel).unwrap_err().to_string();
+        assert!(e.contains("unknown framework 'tf-lite'") && e.contains("tflite-micro"), "{e}");
     }
 }

@@ -54,6 +54,31 @@ fn unknown_workload_lists_the_known_ones() {
 }
 
 #[test]
+fn frameworks_take_a_comma_list_and_short_names() {
+    // Planning fails on the unknown name before anything is built; the known short names pass.
+    let out = mcubench().args(["run", "--frameworks", "reference,tflm,cmsis-nn,nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown framework 'nope'") && err.contains("tflite-micro"), "{err}");
+}
+
+#[test]
+fn a_bad_suite_file_is_refused_with_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("suite.yaml");
+    std::fs::write(&path, "frameworks: [reference, tflm]\nwindow: 2\n").unwrap();
+    let out = mcubench().args(["run", "--suite"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("suite.yaml:2:") && err.contains("unknown field `window`"), "{err}");
+    std::fs::write(&path, "workloads: [kws01, nope]\n").unwrap();
+    let out = mcubench().args(["run", "--suite"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown workload 'nope'"), "{err}");
+}
+
+#[test]
 fn boards_list_shows_the_default_farm() {
     let out = mcubench().args(["boards", "list", "--boards", concat!(env!("CARGO_MANIFEST_DIR"), "/../boards.yaml")]).output().unwrap();
     assert!(out.status.success());
@@ -104,9 +129,17 @@ fn ctrl_c_keeps_results_prints_partial_table_and_kills_qemu() {
     let text = std::fs::read_to_string(&store).unwrap();
     assert!(text.lines().count() > 3);
     assert!(text.contains("\"stage\":\"interrupted\""));
+    // The harness sends SIGKILL as it exits; the kernel may take a moment to finish the kill
+    // (a bounded wait, not a sleep: it ends as soon as every QEMU is gone or a zombie).
+    let alive = |pid: &str| {
+        std::path::Path::new(&format!("/proc/{pid}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while qemu_pids.iter().any(|p| alive(p)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     for pid in qemu_pids {
-        let alive = std::path::Path::new(&format!("/proc/{pid}")).exists()
-            && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ");
-        assert!(!alive, "QEMU {pid} survived the harness");
+        assert!(!alive(&pid), "QEMU {pid} survived the harness by more than 5 s");
     }
 }

@@ -87,12 +87,17 @@ struct RunArgs {
     /// Boards to use (repeatable; default: all in the inventory).
     #[arg(long = "board", value_name = "NAME")]
     board_names: Vec<String>,
-    /// Workloads to run (repeatable; default: ad01). See `mcubench workloads`.
+    /// Workloads to run (repeatable; default: kws01, vww01, ic01, ad01). See `mcubench workloads`.
     #[arg(long = "workload", short = 'w', value_name = "ID")]
     workloads: Vec<String>,
-    /// Frameworks to run (repeatable; default: reference-runtime). `--help` lists them.
-    #[arg(long = "framework", value_name = "NAME", long_help = framework_help())]
+    /// Frameworks to run (repeatable or comma-separated; default: reference-runtime). `--help`
+    /// lists them.
+    #[arg(long = "framework", visible_alias = "frameworks", value_name = "NAME", value_delimiter = ',', long_help = framework_help())]
     frameworks: Vec<String>,
+    /// A suite file (YAML: boards, frameworks, workloads, golden_checks, windows, runs,
+    /// warmups; see suites/cross-framework.yaml). Flags given on the command line override it.
+    #[arg(long, value_name = "FILE")]
+    suite: Option<PathBuf>,
     /// Run a prebuilt firmware instead of building one: an ELF of any firmware that speaks the
     /// MLPerf Tiny DUT protocol (X-CUBE-AI, TinyEngine, NNoM builds, ...), built for the
     /// boards' memory map and for the one workload given with -w. Flashed as is (QEMU:
@@ -111,12 +116,12 @@ struct RunArgs {
     /// Warm-up inferences before each window (default: the workload's).
     #[arg(long)]
     warmups: Option<u32>,
-    /// Timed windows per job.
-    #[arg(long, default_value_t = 2)]
-    windows: u32,
-    /// Golden inputs whose outputs are checked bit for bit on the board.
-    #[arg(long, default_value_t = 10)]
-    golden_checks: usize,
+    /// Timed windows per job [default: 2].
+    #[arg(long)]
+    windows: Option<u32>,
+    /// Golden inputs whose outputs are checked bit for bit on the board [default: 10].
+    #[arg(long)]
+    golden_checks: Option<usize>,
     /// Results store (JSON Lines, appended).
     #[arg(long, default_value = "results/results.jsonl", env = "MCUBENCH_STORE")]
     store: PathBuf,
@@ -246,7 +251,20 @@ fn table(args: TableArgs) -> anyhow::Result<u8> {
 fn run(args: RunArgs) -> anyhow::Result<u8> {
     let boards_path = args.boards_file.path();
     let boards = load_boards(&boards_path)?;
-    let selection = Selection { boards: args.board_names.clone(), frameworks: args.frameworks.clone(), workloads: args.workloads.clone() };
+    let suite = match &args.suite {
+        Some(path) => mcubench::config::Suite::load(path)?,
+        None => mcubench::config::Suite::default(),
+    };
+    if let (Some(path), Some(d)) = (&args.suite, &suite.description) {
+        eprintln!("suite {}: {d}", path.display());
+    }
+    // Command-line flags override the suite file, field by field.
+    let pick = |cli: &Vec<String>, file: &Vec<String>| if cli.is_empty() { file.clone() } else { cli.clone() };
+    let selection = Selection {
+        boards: pick(&args.board_names, &suite.boards),
+        frameworks: pick(&args.frameworks, &suite.frameworks),
+        workloads: pick(&args.workloads, &suite.workloads),
+    };
     let jobs = match &args.firmware {
         None => plan::plan(&boards, &boards_path.display().to_string(), &selection)?,
         Some(elf) => {
@@ -264,10 +282,10 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     let cfg = RunConfig {
         paths: Paths::from_env(),
         run_id: mcubench::results::new_run_id(),
-        runs: args.runs,
-        warmups: args.warmups,
-        windows: args.windows,
-        golden_checks: args.golden_checks,
+        runs: args.runs.or(suite.runs),
+        warmups: args.warmups.or(suite.warmups),
+        windows: args.windows.or(suite.windows).unwrap_or(2),
+        golden_checks: args.golden_checks.or(suite.golden_checks).unwrap_or(10),
         use_plugin: !args.no_plugin,
         timeouts: Timeouts {
             job: std::time::Duration::from_secs(args.job_timeout),
