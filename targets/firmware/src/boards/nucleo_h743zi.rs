@@ -60,6 +60,8 @@ const USART3: usize = 0x4000_4800;
 /// DBGMCU_IDC: REV_ID [31:16] (0x1003 = rev Y, 0x2003 = rev V).
 const DBGMCU_IDC: usize = 0x5C00_1000;
 
+const CR_HSION: u32 = 1 << 0;
+const CR_HSIRDY: u32 = 1 << 2;
 const CR_HSIDIV_SHIFT: u32 = 3;
 const CR_HSEON: u32 = 1 << 16;
 const CR_HSERDY: u32 = 1 << 17;
@@ -106,6 +108,13 @@ fn clocks() {
     // VOS1 (the reset value is VOS3).
     modify(PWR_D3CR, D3CR_VOS_MASK, D3CR_VOS1);
     wait_forever(PWR_D3CR, D3CR_VOSRDY, D3CR_VOSRDY);
+
+    // Run from the HSI (the reset clock; a reset that kept the clock tree may have left PLL1
+    // selected, which could then not be reconfigured).
+    modify(RCC_CR, 0, CR_HSION);
+    wait_forever(RCC_CR, CR_HSIRDY, CR_HSIRDY);
+    modify(RCC_CFGR, CFGR_SW_MASK, 0);
+    wait_forever(RCC_CFGR, 0b111 << CFGR_SWS_SHIFT, 0);
 
     // HSE 8 MHz in bypass (ST-LINK MCO); fall back to HSI 64 MHz.
     modify(RCC_CR, 0, CR_HSEBYP | CR_HSEON);

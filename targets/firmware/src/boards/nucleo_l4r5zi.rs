@@ -112,11 +112,13 @@ fn clocks() {
     wr(FLASH_ACR, FLASH_WS | ACR_PRFTEN | ACR_ICEN | ACR_DCEN);
     wait_forever(FLASH_ACR, ACR_LATENCY_MASK, FLASH_WS);
 
-    // Running from MSI (the reset clock): make sure it is 4 MHz (range 6) from MSIRANGE.
-    if rd(RCC_CFGR) & (0b11 << CFGR_SWS_SHIFT) == 0 {
-        modify(RCC_CR, 0xF << CR_MSIRANGE_SHIFT, (6 << CR_MSIRANGE_SHIFT) | CR_MSIRGSEL);
-    }
+    // Run from the MSI (the reset clock; a reset that kept the clock tree, e.g. a debugger's,
+    // may have left the PLL selected, which could then not be reconfigured), at 4 MHz (range 6).
     modify(RCC_CR, 0, CR_MSION);
+    wait_forever(RCC_CR, CR_MSIRDY, CR_MSIRDY);
+    modify(RCC_CFGR, CFGR_SW_MASK, 0);
+    wait_forever(RCC_CFGR, 0b11 << CFGR_SWS_SHIFT, 0);
+    modify(RCC_CR, 0xF << CR_MSIRANGE_SHIFT, (6 << CR_MSIRANGE_SHIFT) | CR_MSIRGSEL);
     wait_forever(RCC_CR, CR_MSIRDY, CR_MSIRDY);
 
     // LSE for the MSI's PLL mode: start it (it survives resets in the backup domain) and use it

@@ -47,6 +47,8 @@ const GPIOA: usize = 0x4002_0000;
 const GPIOB: usize = 0x4002_0400;
 const USART1: usize = 0x4001_1000;
 
+const CR_HSION: u32 = 1 << 0;
+const CR_HSIRDY: u32 = 1 << 1;
 const CR_HSEON: u32 = 1 << 16;
 const CR_HSERDY: u32 = 1 << 17;
 const CR_PLLON: u32 = 1 << 24;
@@ -77,6 +79,15 @@ const ACR_ARTEN: u32 = 1 << 9;
 pub type Serial = Stm32Usart;
 
 fn clocks() {
+    // Run from the HSI (the reset clock; a reset that kept the clock tree may have left the
+    // PLL selected) with the PLL off: VOS and the PLL can only be changed then.
+    modify(RCC_CR, 0, CR_HSION);
+    wait_forever(RCC_CR, CR_HSIRDY, CR_HSIRDY);
+    modify(RCC_CFGR, CFGR_SW_MASK, 0);
+    wait_forever(RCC_CFGR, 0b11 << CFGR_SWS_SHIFT, 0);
+    modify(RCC_CR, CR_PLLON, 0);
+    wait_forever(RCC_CR, CR_PLLRDY, 0);
+
     modify(RCC_APB1ENR, 0, APB1ENR_PWREN);
     let _ = rd(RCC_APB1ENR);
     modify(PWR_CR1, 0b11 << 14, PWR_CR1_VOS_SCALE1);
