@@ -137,8 +137,12 @@ fn clocks() {
     wait_forever(RCC_CR, CR_PLL1RDY, CR_PLL1RDY);
 
     // Flash wait states before the clock goes up.
+    // If they do not read back (never on silicon; e.g. an emulator without the flash
+    // interface), stay on the HSI: the board line shows the clock used, with expected_hz.
     wr(FLASH_ACR, FLASH_WS | (FLASH_WRHIGHFREQ << ACR_WRHIGHFREQ_SHIFT));
-    wait_forever(FLASH_ACR, ACR_LATENCY_MASK, FLASH_WS);
+    if !wait(FLASH_ACR, ACR_LATENCY_MASK, FLASH_WS, 1000) {
+        return;
+    }
 
     // D1CPRE /1, HPRE /2, D1PPRE /2; D2PPRE1/2 /2; D3PPRE /2.
     wr(RCC_D1CFGR, (0b1000 << 0) | (0b100 << 4));

@@ -102,16 +102,6 @@ const MSI_HZ: [u32; 12] = [
 pub type Serial = Stm32Usart;
 
 fn clocks() {
-    wr(RCC_APB1ENR1, rd(RCC_APB1ENR1) | APB1ENR1_PWREN);
-    let _ = rd(RCC_APB1ENR1); // the enable takes effect before the next access
-    // Range 1, then wait until the regulator is there.
-    modify(PWR_CR1, CR1_VOS_MASK, CR1_VOS_RANGE1);
-    wait_forever(PWR_SR2, SR2_VOSF, 0);
-
-    // Flash latency first (the clock only goes up from here).
-    wr(FLASH_ACR, FLASH_WS | ACR_PRFTEN | ACR_ICEN | ACR_DCEN);
-    wait_forever(FLASH_ACR, ACR_LATENCY_MASK, FLASH_WS);
-
     // Run from the MSI (the reset clock; a reset that kept the clock tree, e.g. a debugger's,
     // may have left the PLL selected, which could then not be reconfigured), at 4 MHz (range 6).
     modify(RCC_CR, 0, CR_MSION);
@@ -120,6 +110,20 @@ fn clocks() {
     wait_forever(RCC_CFGR, 0b11 << CFGR_SWS_SHIFT, 0);
     modify(RCC_CR, 0xF << CR_MSIRANGE_SHIFT, (6 << CR_MSIRANGE_SHIFT) | CR_MSIRGSEL);
     wait_forever(RCC_CR, CR_MSIRDY, CR_MSIRDY);
+
+    wr(RCC_APB1ENR1, rd(RCC_APB1ENR1) | APB1ENR1_PWREN);
+    let _ = rd(RCC_APB1ENR1); // the enable takes effect before the next access
+    // Range 1, then wait until the regulator is there.
+    modify(PWR_CR1, CR1_VOS_MASK, CR1_VOS_RANGE1);
+    wait_forever(PWR_SR2, SR2_VOSF, 0);
+
+    // Flash latency before the clock goes up. If it does not read back (never on silicon;
+    // e.g. an emulator without the flash interface), stay at 4 MHz: the board line then shows
+    // the clock actually used, with `expected_hz`.
+    wr(FLASH_ACR, FLASH_WS | ACR_PRFTEN | ACR_ICEN | ACR_DCEN);
+    if !wait(FLASH_ACR, ACR_LATENCY_MASK, FLASH_WS, 1000) {
+        return;
+    }
 
     // LSE for the MSI's PLL mode: start it (it survives resets in the backup domain) and use it
     // if it is running within a fraction of a second.

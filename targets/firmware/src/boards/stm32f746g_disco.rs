@@ -114,8 +114,12 @@ fn clocks() {
     modify(PWR_CR1, 0, PWR_CR1_ODSWEN);
     wait_forever(PWR_CSR1, PWR_CSR1_ODSWRDY, PWR_CSR1_ODSWRDY);
 
+    // If the wait states do not read back (never on silicon; e.g. an emulator without the
+    // flash interface), stay on the HSI: the board line shows the clock used, with expected_hz.
     wr(FLASH_ACR, FLASH_WS | ACR_PRFTEN | ACR_ARTEN);
-    wait_forever(FLASH_ACR, ACR_LATENCY_MASK, FLASH_WS);
+    if !wait(FLASH_ACR, ACR_LATENCY_MASK, FLASH_WS, 1000) {
+        return;
+    }
 
     // HCLK /1, APB1 /4 (54 MHz max), APB2 /2 (108 MHz max); then switch to the PLL.
     modify(
