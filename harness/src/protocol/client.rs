@@ -690,7 +690,13 @@ fn parse_infer(r: Response, runs: u32, warmups: u32, energy: bool) -> Result<Inf
         }
     };
     let ticks = take_u64(&mut extensions, "ticks")?;
-    let cycles = take_u64(&mut extensions, "cycles")?;
+    // `m-mcubench-cycles-[n/a: <reason>]` (a core without a cycle counter, e.g. the Cortex-M0+):
+    // no figure; the reason stays in `extensions["cycles"]`.
+    let cycles = if extensions.get("cycles").is_some_and(|v| v.trim_start().starts_with("n/a")) {
+        None
+    } else {
+        take_u64(&mut extensions, "cycles")?
+    };
     let mut take_mem = |key: &str| -> Result<Option<(u64, u64)>, ProtocolError> {
         match extensions.remove(key) {
             None => Ok(None),
@@ -823,6 +829,18 @@ mod tests {
             Err(ProtocolError::Malformed { line, .. }) => assert_eq!(line, "m-mcubench-stack-[lots]"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn infer_cycles_not_available() {
+        let mut l = GOOD.to_vec();
+        l.push("m-mcubench-cycles-[n/a: no DWT on Cortex-M0+]");
+        let rep = parse_infer(resp(&l), 3, 1, false).unwrap();
+        assert_eq!(rep.cycles, None);
+        assert_eq!(rep.extensions.get("cycles").map(String::as_str), Some("n/a: no DWT on Cortex-M0+"));
+        let mut bad = GOOD.to_vec();
+        bad.push("m-mcubench-cycles-[many]");
+        assert!(matches!(parse_infer(resp(&bad), 3, 1, false), Err(ProtocolError::Malformed { .. })));
     }
 
     #[test]

@@ -284,6 +284,7 @@ impl<E: Engine, I: core::fmt::Display> Dut for Bench<E, I> {
         }
         out.str("m-mcubench-board-[");
         out.str(crate::boards::NAME);
+        crate::boards::clock_facts(out);
         out.line("]");
     }
 }

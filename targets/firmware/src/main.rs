@@ -7,6 +7,7 @@
 #![no_main]
 
 mod boards;
+mod cycles;
 mod drivers;
 #[cfg_attr(feature = "no-model", allow(dead_code))]
 mod engine;
@@ -55,8 +56,11 @@ fn main() -> ! {
     // Paint the free stack first, before anything deep runs (re-painted before each `infer`).
     stack::paint();
 
-    let serial = boards::init(); // th_serialport_initialize
+    let serial = boards::init(); // th_serialport_initialize (and the board's clocks)
     timer::init(); // th_timestamp_initialize
+    if matches!(boards::CYCLES, boards::Cycles::Dwt) {
+        cycles::init();
+    }
     let out = out::Out::new(serial);
 
     // SAFETY: the only reference ever made to DB_BUFFER.
@@ -83,9 +87,13 @@ fn start<D: protocol::Dut>(out: out::Out, db: &'static mut [u8], dut: D) -> ! {
     proto.run()
 }
 
-/// Halts the program: semihosting exit (QEMU ends with a failure code), then spin.
+/// Halts the program: semihosting exit on QEMU (which ends with a failure code), then spin.
+/// On silicon the semihosting `bkpt` would fault without a debugger attached, so real boards
+/// just spin (the harness resets them through the probe).
 fn halt() -> ! {
-    cortex_m_semihosting::debug::exit(cortex_m_semihosting::debug::EXIT_FAILURE);
+    if boards::HALT == boards::Halt::SemihostingExit {
+        cortex_m_semihosting::debug::exit(cortex_m_semihosting::debug::EXIT_FAILURE);
+    }
     loop {
         cortex_m::asm::wfi();
     }

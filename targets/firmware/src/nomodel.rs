@@ -28,6 +28,7 @@ impl Dut for NoModel {
     fn info(&mut self, out: &mut Out) {
         out.str("m-mcubench-framework-[none (no-model build)]\r\nm-mcubench-board-[");
         out.str(crate::boards::NAME);
+        crate::boards::clock_facts(out);
         out.line("]");
     }
 }

@@ -102,14 +102,23 @@ impl<'a> Iterator for Tokens<'a> {
 /// Writing the input before each inference stays outside the markers, so the count holds
 /// only inference. Returns the SysTick ticks inside the markers, summed. Kept out of line,
 /// with compiler fences, so no setup work moves inside.
+///
+/// On boards with a DWT cycle counter (`boards::CYCLES == Cycles::Dwt`) CYCCNT is also reset
+/// right after the first SysTick reading and read right before the second; the second value
+/// returned is the cycles summed over the N inferences (0 on other boards, where this code is
+/// compiled out: QEMU builds are unchanged).
 #[inline(never)]
-fn timed_window<D: Dut>(dut: &mut D, n: u32) -> (u64, Result<(), D::Error>) {
+fn timed_window<D: Dut>(dut: &mut D, n: u32) -> (u64, u64, Result<(), D::Error>) {
     let mut ticks = 0u64;
+    let mut cycles = 0u64;
     let mut i = 0;
     while i < n {
         dut.prepare_input();
         timer::align_phase();
         let start = timer::ticks();
+        if DWT {
+            crate::cycles::reset();
+        }
         compiler_fence(Ordering::SeqCst);
         window_start_marker();
         compiler_fence(Ordering::SeqCst);
@@ -117,26 +126,45 @@ fn timed_window<D: Dut>(dut: &mut D, n: u32) -> (u64, Result<(), D::Error>) {
         compiler_fence(Ordering::SeqCst);
         window_end_marker();
         compiler_fence(Ordering::SeqCst);
-        ticks += timer::ticks().wrapping_sub(start);
+        let cyccnt = if DWT { crate::cycles::read() } else { 0 };
+        let t = timer::ticks().wrapping_sub(start);
+        ticks += t;
+        if DWT {
+            cycles += crate::cycles::unwrap(cyccnt, t);
+        }
         if let Err(e) = result {
-            return (ticks, Err(e));
+            return (ticks, cycles, Err(e));
         }
         i += 1;
     }
-    (ticks, Ok(()))
+    (ticks, cycles, Ok(()))
 }
+
+/// The board counts cycles with the DWT (a constant: the code is compiled out elsewhere).
+const DWT: bool = matches!(crate::boards::CYCLES, crate::boards::Cycles::Dwt);
 
 #[inline(always)]
 pub(crate) fn window_start_marker() {
     // SAFETY: DBG is a hint instruction (a no-op without a debugger that uses it). No `nomem`:
     // the compiler must treat it as touching memory, so loads/stores are not moved across.
-    unsafe { core::arch::asm!("dbg #1", options(nostack, preserves_flags)) }
+    // ARMv6-M has no DBG (and no counting plugin runs there): a compiler-level barrier only.
+    #[cfg(not(mcubench_armv6m))]
+    unsafe {
+        core::arch::asm!("dbg #1", options(nostack, preserves_flags));
+    }
+    #[cfg(mcubench_armv6m)]
+    compiler_fence(Ordering::SeqCst);
 }
 
 #[inline(always)]
 pub(crate) fn window_end_marker() {
     // SAFETY: see window_start_marker.
-    unsafe { core::arch::asm!("dbg #2", options(nostack, preserves_flags)) }
+    #[cfg(not(mcubench_armv6m))]
+    unsafe {
+        core::arch::asm!("dbg #2", options(nostack, preserves_flags));
+    }
+    #[cfg(mcubench_armv6m)]
+    compiler_fence(Ordering::SeqCst);
 }
 
 impl<D: Dut> Protocol<D> {
@@ -351,6 +379,26 @@ impl<D: Dut> Protocol<D> {
         self.infer(n, w);
     }
 
+    /// `m-mcubench-cycles-[..]` of the timed window (real boards only; QEMU boards print none).
+    #[inline(never)]
+    fn cycles_line(&mut self, cycles: u64) {
+        use crate::boards::{Cycles, CYCLES};
+        match CYCLES {
+            Cycles::Off => {}
+            Cycles::Dwt if crate::cycles::running() => {
+                self.out.str("m-mcubench-cycles-[");
+                self.out.u64(cycles);
+                self.out.line("]");
+            }
+            Cycles::Dwt => self.out.line("m-mcubench-cycles-[n/a: DWT CYCCNT does not count]"),
+            Cycles::NotAvailable(why) => {
+                self.out.str("m-mcubench-cycles-[n/a: ");
+                self.out.str(why);
+                self.out.line("]");
+            }
+        }
+    }
+
     /// `ee_infer`.
     #[inline(never)]
     fn infer(&mut self, n: u32, w: u32) {
@@ -377,7 +425,7 @@ impl<D: Dut> Protocol<D> {
         self.out.u64(n as u64);
         self.out.eol();
         self.timestamp();
-        let (ticks, result) = timed_window(&mut self.dut, n);
+        let (ticks, cycles, result) = timed_window(&mut self.dut, n);
         self.timestamp();
         self.out.line("m-infer-done");
         if let Err(e) = result {
@@ -391,6 +439,7 @@ impl<D: Dut> Protocol<D> {
         self.out.str("m-mcubench-ticks-[");
         self.out.u64(ticks);
         self.out.line("]");
+        self.cycles_line(cycles);
         let (peak, painted) = stack::measure();
         self.out.str("m-mcubench-stack-[");
         self.out.u64(peak as u64);

@@ -6,25 +6,61 @@
 //!   `steal()` (for the panic / fault handlers),
 //! * the clock facts the firmware needs (`SYSTICK_HZ` default lives in build.rs so the build
 //!   can override it with `MCUBENCH_SYSTICK_HZ`),
-//! * its default memory map lives in `memory/<board>.x` (used by build.rs).
+//! * its default memory map lives in `memory/<board>.x` (used by build.rs),
+//! * `CYCLES` (where `m-mcubench-cycles` comes from) and `HALT` (how fatal errors stop),
+//! * `clock_facts(out)`: what the board line reports after the feature name (real boards:
+//!   ` sysclk_hz=.. flash_ws=..` read back from the clock and flash registers; QEMU: nothing).
 //!
 //! Real boards add a module here (UART + clock + memory) and a `board-<name>` feature.
 
-#[cfg(feature = "board-mps2")]
-mod mps2;
-#[cfg(feature = "board-mps2")]
-pub use mps2::*;
+macro_rules! boards {
+    ($($feature:literal => $module:ident),* $(,)?) => {
+        $(
+            #[cfg(feature = $feature)]
+            mod $module;
+            #[cfg(feature = $feature)]
+            pub use $module::*;
+        )*
+        #[cfg(not(any($(feature = $feature),*)))]
+        compile_error!(concat!("select a board with one of the features:", $(" ", $feature),*));
+        /// How many board features are enabled (must be exactly one).
+        const _SELECTED: usize = 0 $(+ cfg!(feature = $feature) as usize)*;
+        #[cfg(any($(feature = $feature),*))]
+        const _: () = assert!(_SELECTED == 1, "select exactly one board-* feature");
+    };
+}
 
-#[cfg(feature = "board-mps3-an547")]
-mod mps3_an547;
-#[cfg(feature = "board-mps3-an547")]
-pub use mps3_an547::*;
+boards! {
+    "board-mps2" => mps2,
+    "board-mps3-an547" => mps3_an547,
+    "board-nucleo-l4r5zi" => nucleo_l4r5zi,
+    "board-stm32f746g-disco" => stm32f746g_disco,
+    "board-nucleo-h743zi" => nucleo_h743zi,
+    "board-nrf52840-dk" => nrf52840_dk,
+    "board-rp-pico" => rp_pico,
+}
 
-#[cfg(not(any(feature = "board-mps2", feature = "board-mps3-an547")))]
-compile_error!("select a board: --features board-mps2 or --features board-mps3-an547");
+/// Where the board's cycle count of the timed window comes from (`m-mcubench-cycles-[..]`).
+#[allow(dead_code)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Cycles {
+    /// Print no cycles line (QEMU: DWT CYCCNT is not emulated meaningfully; instructions come
+    /// from the counting plugin instead).
+    Off,
+    /// DWT CYCCNT (Cortex-M3/M4/M7/M33/M55 silicon): `m-mcubench-cycles-[<u64>]`.
+    Dwt,
+    /// The core has no cycle counter: `m-mcubench-cycles-[n/a: <reason>]`.
+    NotAvailable(&'static str),
+}
 
-#[cfg(all(feature = "board-mps2", feature = "board-mps3-an547"))]
-compile_error!("select exactly one board-* feature");
+/// Whether a fatal error may end with a semihosting exit (QEMU) or must just stop (silicon:
+/// without a debugger attached, the semihosting `bkpt` would itself fault).
+#[allow(dead_code)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Halt {
+    SemihostingExit,
+    Spin,
+}
 
 /// Byte-wise console used by the protocol. Polling only: no interrupts, no buffering.
 pub trait Console {
@@ -32,4 +68,18 @@ pub trait Console {
     fn write_byte(&mut self, byte: u8);
     /// Returns a received byte, if one is waiting.
     fn read_byte(&mut self) -> Option<u8>;
+}
+
+/// Real boards: the tail of the board line shared by all of them. ` systick_hz=<N>` is the
+/// SysTick clock the firmware converts ticks to microseconds with (`MCUBENCH_SYSTICK_HZ`);
+/// ` expected_hz=<N>` appears only when the clock read back differs from the one the board
+/// module meant to set up (e.g. a fallback oscillator), so a wrong clock cannot go unnoticed.
+#[allow(dead_code)]
+pub(crate) fn clock_check(out: &mut crate::out::Out, readback_hz: u32, expected_hz: u32) {
+    out.str(" systick_hz=");
+    out.u64(crate::config::SYSTICK_HZ);
+    if readback_hz != expected_hz {
+        out.str(" expected_hz=");
+        out.u64(expected_hz as u64);
+    }
 }

@@ -2,7 +2,9 @@
 //! The three FPGA images share one memory map: 4 MiB SSRAM at 0x0 (used as flash), 4 MiB RAM
 //! at 0x2000_0000, CMSDK APB UART0 at 0x4000_4000, 25 MHz system/peripheral clock.
 
+use super::{Cycles, Halt};
 use crate::drivers::cmsdk_uart::CmsdkUart;
+use crate::out::Out;
 
 pub const NAME: &str = "board-mps2";
 const UART0_BASE: usize = 0x4000_4000;
@@ -10,6 +12,13 @@ const UART_CLK_HZ: u32 = 25_000_000;
 const BAUD: u32 = 115_200;
 
 pub type Serial = CmsdkUart;
+/// QEMU does not emulate CYCCNT meaningfully: no cycles line (instructions come from the plugin).
+pub const CYCLES: Cycles = Cycles::Off;
+pub const HALT: Halt = Halt::SemihostingExit;
+
+/// Nothing after the feature name: the FPGA image's clock is fixed (boards.yaml `clock_hz`).
+#[inline(always)]
+pub fn clock_facts(_out: &mut Out) {}
 
 /// Brings up the console. The FPGA images need no clock or pin setup.
 pub fn init() -> Serial {
