@@ -242,6 +242,15 @@ impl Lpm01aParser {
     }
 
     pub fn feed(&mut self, line: &[u8]) {
+        // A lost newline glues an event or timestamp line to the sample before it; split it off
+        // so that the event is not lost with the line.
+        for marker in [&b"event "[..], b"TimeStamp:"] {
+            if let Some(at) = line.windows(marker.len()).position(|w| w == marker).filter(|&at| at > 0) {
+                self.feed(&line[..at]);
+                self.feed(&line[at..]);
+                return;
+            }
+        }
         let cap = &mut self.capture;
         match classify(line) {
             StreamLine::Samples { values, broken } => {
@@ -280,6 +289,9 @@ type Acquisition<S> = JoinHandle<(ReadHalf<S>, LineBuf, Result<Capture, EnergyEr
 enum State<S> {
     Idle { io: S, lines: LineBuf },
     Acquiring { writer: WriteHalf<S>, task: Acquisition<S> },
+    /// The acquisition ended by itself (silence, closed stream, or the monitor completed on
+    /// its own); `stop` returns this.
+    Ended { writer: WriteHalf<S>, rd: ReadHalf<S>, lines: LineBuf, result: Result<Capture, EnergyError> },
     /// The stream was lost (a task was aborted); the driver must be rebuilt.
     Broken,
 }
@@ -299,6 +311,19 @@ where
     /// `port` names the stream in errors (e.g. `/dev/ttyACM1`).
     pub fn new(io: S, port: impl Into<String>, cfg: Lpm01aConfig) -> Lpm01a<S> {
         Lpm01a { port: port.into(), cfg, state: State::Idle { io, lines: LineBuf::default() }, configured: false }
+    }
+
+    /// Resolves when the background acquisition has ended on its own (the monitor fell silent,
+    /// the stream closed, or a finite acquisition completed). A runner can `select!` on it next
+    /// to the DUT's `infer` to give up early; `stop` then returns the result. Pending while the
+    /// acquisition runs normally, and when none is running.
+    pub async fn acquisition_ended(&mut self) {
+        let State::Acquiring { task, .. } = &mut self.state else { return std::future::pending().await };
+        let joined = task.await;
+        let State::Acquiring { writer, .. } = std::mem::replace(&mut self.state, State::Broken) else { unreachable!() };
+        if let Ok((rd, lines, result)) = joined {
+            self.state = State::Ended { writer, rd, lines, result };
+        }
     }
 
     pub fn config(&self) -> &Lpm01aConfig {
@@ -465,8 +490,18 @@ where
     }
 
     async fn stop(&mut self) -> Result<Capture, EnergyError> {
-        let State::Acquiring { mut writer, task } = std::mem::replace(&mut self.state, State::Broken) else {
-            return Err(self.err_state("`stop` without `start`"));
+        let (mut writer, task) = match std::mem::replace(&mut self.state, State::Broken) {
+            State::Acquiring { writer, task } => (writer, task),
+            State::Ended { mut writer, rd, lines, result } => {
+                // Best effort: a monitor that is still alive should stop streaming.
+                let _ = send(&mut writer, &self.port, "stop").await;
+                self.state = State::Idle { io: rd.unsplit(writer), lines };
+                return result;
+            }
+            other => {
+                self.state = other;
+                return Err(self.err_state("`stop` without `start`"));
+            }
         };
         // `stop` is acknowledged inside the data stream; the reader task sees the end marker.
         // A failed write is not fatal yet: the task may already hold a timeout that says more.
@@ -548,5 +583,15 @@ mod tests {
         p.feed(b"TimeStamp: 001s 000ms, buff 00%");
         assert_eq!(p.capture.samples.len(), 1000);
         assert_eq!(p.capture.lost_samples, 10);
+    }
+
+    #[test]
+    fn an_event_glued_to_a_sample_is_kept() {
+        let mut p = Lpm01aParser::new("mem", 1000, 1.8);
+        p.feed(b"1000-09");
+        p.feed(b"1000-09event 4 ris");
+        p.feed(b"1000-09");
+        assert_eq!(p.capture.samples.len(), 3);
+        assert_eq!(p.capture.events, vec![Event { sample_index: 2, seq: Some(4) }]);
     }
 }

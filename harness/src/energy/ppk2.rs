@@ -57,6 +57,10 @@ pub struct Ppk2Config {
     pub voltage_mv: u32,
     /// Digital input (0..=7) wired to the DUT's timestamp pin.
     pub timestamp_channel: u8,
+    /// A level on the timestamp input counts once it held this many samples (10 = 100 us).
+    /// Filters single damaged frames and pin glitches; MLPerf Tiny firmware holds the pin low
+    /// for about 100 000 cycles (~1 ms at 100 MHz).
+    pub debounce_samples: u32,
     /// Wait for the metadata text after `0x19`.
     pub reply_timeout: Duration,
     /// Longest silence tolerated while sampling (a frame is due every 10 us).
@@ -73,6 +77,7 @@ impl Default for Ppk2Config {
             mode: Ppk2Mode::Source,
             voltage_mv: 1800,
             timestamp_channel: 0,
+            debounce_samples: 10,
             reply_timeout: Duration::from_secs(2),
             data_timeout: Duration::from_secs(1),
             drain_quiet: Duration::from_millis(100),
@@ -191,6 +196,8 @@ const RUN: usize = 3;
 
 enum Decision {
     Accept,
+    /// Frames resume here after a disturbance: drop this frame, take the next in sequence.
+    Resync,
     Skip(usize),
     NeedMore,
 }
@@ -204,13 +211,20 @@ pub struct Decoder {
     channel: u8,
     buf: Vec<u8>,
     expected: Option<u8>,
+    /// No byte was skipped since the last accepted frame (the next frame starts right here).
+    contiguous: bool,
+    /// Debounced level of the timestamp input.
     level: Option<bool>,
+    /// A different level seen lately: (level, index of its first sample, samples so far).
+    candidate: Option<(bool, usize, u32)>,
+    debounce: u32,
     /// Bytes skipped to find frame boundaries again.
     pub skipped_bytes: u64,
 }
 
 impl Decoder {
-    pub fn new(port: &str, cal: Calibration, vdd_mv: u32, channel: u8) -> Decoder {
+    /// `debounce`: samples a new level of the timestamp input must hold (see [`Ppk2Config`]).
+    pub fn new(port: &str, cal: Calibration, vdd_mv: u32, channel: u8, debounce: u32) -> Decoder {
         Decoder {
             capture: Capture::new(DEVICE, port, SampleUnit::Amperes, SAMPLE_RATE_HZ, vdd_mv as f64 / 1000.0),
             cal,
@@ -218,7 +232,10 @@ impl Decoder {
             channel: channel.min(7),
             buf: Vec::new(),
             expected: None,
+            contiguous: false,
             level: None,
+            candidate: None,
+            debounce: debounce.max(1),
             skipped_bytes: 0,
         }
     }
@@ -257,7 +274,17 @@ impl Decoder {
                     pos += 4;
                     self.accept(raw);
                 }
+                Decision::Resync => {
+                    let c = self.counter_at(pos);
+                    // Frames lost since the last one taken, and this one.
+                    let lost = self.expected.map_or(0, |e| (c.wrapping_sub(e) & 0x3F) as u64 + 1);
+                    self.capture.push_lost(lost);
+                    self.expected = Some((c + 1) & 0x3F);
+                    self.contiguous = true;
+                    pos += 4;
+                }
                 Decision::Skip(n) => {
+                    self.contiguous = false;
                     pos += n;
                     self.skipped_bytes += n as u64;
                 }
@@ -271,13 +298,15 @@ impl Decoder {
         self.capture.garbage = self.skipped_bytes;
     }
 
-    /// Whether the frame at `pos` is a real frame: it must be followed by a frame with the
-    /// next counter value (so a frame that lost a byte, whose logic byte would then be the next
-    /// frame's first byte and could fake a timestamp edge, is never taken), and, out of sequence
-    /// (after a gap or at the start), start a run of RUN such frames. A good frame just before a
-    /// damaged one is dropped too; it costs one sample, filled in like any lost one.
+    /// Whether the frame at `pos` is a real frame. In sequence (right after the last frame taken,
+    /// with the expected counter) it must be followed by the next counter value: a frame that
+    /// lost its last byte still shows the right counter, but the window after it does not.
+    /// Out of sequence it must start a run of RUN + 1 consecutive counters, and is dropped
+    /// anyway: a misaligned window just before a real frame matches by chance (1/64), so only
+    /// the frames after it are trusted. A good frame next to a damaged one is dropped too; each
+    /// costs one sample, filled in like any lost one.
     fn decide(&self, pos: usize, at_end: bool) -> Decision {
-        let in_sequence = self.expected == Some(self.counter_at(pos));
+        let in_sequence = self.contiguous && self.expected == Some(self.counter_at(pos));
         if pos + 8 > self.buf.len() {
             return match (at_end, in_sequence) {
                 (false, _) => Decision::NeedMore,
@@ -292,8 +321,10 @@ impl Decoder {
         if in_sequence {
             return Decision::Accept;
         }
-        match self.run_at(pos, RUN) {
-            Some(true) => Decision::Accept,
+        match self.run_at(pos, RUN + 1) {
+            // At the start of the stream there is nothing to recover from.
+            Some(true) if self.expected.is_none() => Decision::Accept,
+            Some(true) => Decision::Resync,
             Some(false) => Decision::Skip(1),
             None if at_end => Decision::Skip(1),
             None => Decision::NeedMore,
@@ -310,12 +341,35 @@ impl Decoder {
             }
         }
         self.expected = Some((counter + 1) & 0x3F);
-        let high = logic & (1 << self.channel) != 0;
-        if self.level == Some(true) && !high {
-            self.capture.events.push(Event { sample_index: self.capture.samples.len(), seq: None });
-        }
-        self.level = Some(high);
+        self.contiguous = true;
+        let index = self.capture.samples.len();
+        self.track_level(logic & (1 << self.channel) != 0, index);
         self.capture.samples.push(self.cal.amps(range, adc, self.vdd_mv) as f32);
+    }
+}
+
+impl Decoder {
+    /// Debounced falling-edge detection: the event is placed at the first low sample, once
+    /// the low level has held `debounce` samples.
+    fn track_level(&mut self, high: bool, index: usize) {
+        let Some(level) = self.level else {
+            self.level = Some(high);
+            return;
+        };
+        if high == level {
+            self.candidate = None;
+            return;
+        }
+        let (_, first, count) = self.candidate.get_or_insert((high, index, 0));
+        *count += 1;
+        if *count >= self.debounce {
+            let first = *first;
+            self.level = Some(high);
+            self.candidate = None;
+            if !high {
+                self.capture.events.push(Event { sample_index: first, seq: None });
+            }
+        }
     }
 }
 
@@ -324,6 +378,8 @@ type Acquisition<S> = JoinHandle<(ReadHalf<S>, Result<Capture, EnergyError>)>;
 enum State<S> {
     Idle(S),
     Acquiring { writer: WriteHalf<S>, stop: watch::Sender<bool>, task: Acquisition<S> },
+    /// The acquisition ended by itself (monitor silent, stream closed); `stop` returns this.
+    Ended { writer: WriteHalf<S>, rd: ReadHalf<S>, result: Result<Capture, EnergyError> },
     Broken,
 }
 
@@ -343,6 +399,21 @@ where
         Ppk2 { port: port.into(), cfg, state: State::Idle(io), calibration: None }
     }
 
+    /// Resolves when the background acquisition has ended on its own: the monitor fell silent
+    /// or the stream closed. A runner can `select!` on it next to the DUT's `infer` to give up
+    /// early; `stop` then returns the error. Pending while the acquisition runs normally, and
+    /// when none is running.
+    pub async fn acquisition_ended(&mut self) {
+        let State::Acquiring { task, .. } = &mut self.state else { return std::future::pending().await };
+        let joined = task.await;
+        let State::Acquiring { writer, .. } = std::mem::replace(&mut self.state, State::Broken) else { unreachable!() };
+        match joined {
+            Ok((rd, result)) => self.state = State::Ended { writer, rd, result },
+            // A panicked reader loses the stream; later calls say so.
+            Err(_) => {}
+        }
+    }
+
     /// The calibration read by `configure`.
     pub fn calibration(&self) -> Option<&Calibration> {
         self.calibration.as_ref()
@@ -356,7 +427,7 @@ where
         let port = self.port.clone();
         let io: &mut (dyn AsyncWrite + Unpin + Send) = match &mut self.state {
             State::Idle(io) => io,
-            State::Acquiring { writer, .. } => writer,
+            State::Acquiring { writer, .. } | State::Ended { writer, .. } => writer,
             State::Broken => return Err(self.err_state(&format!("{what}: the stream was lost earlier"))),
         };
         let w = async {
@@ -445,6 +516,7 @@ async fn acquire<R: AsyncRead + Unpin>(
             r = timeout(wait, rd.read(&mut buf)) => match r {
                 Err(_) if stopping => break,
                 Err(_) => {
+                    dec.finish();
                     let err = EnergyError::Timeout {
                         device: DEVICE.into(),
                         port,
@@ -527,17 +599,23 @@ where
         let Some(cal) = self.calibration.clone() else { return Err(self.err_state("`start` before `configure`")) };
         self.write(&[op::AVERAGE_START], "start sampling (0x06)").await?;
         let State::Idle(io) = std::mem::replace(&mut self.state, State::Broken) else {
-            return Err(self.err_state("`start` while sampling"));
+            return Err(self.err_state("`start` while sampling, or after the stream was lost"));
         };
         let (rd, writer) = tokio::io::split(io);
         let (stop_tx, stop_rx) = watch::channel(false);
-        let dec = Decoder::new(&self.port, cal, self.cfg.voltage_mv, self.cfg.timestamp_channel);
+        let dec = Decoder::new(&self.port, cal, self.cfg.voltage_mv, self.cfg.timestamp_channel, self.cfg.debounce_samples);
         let task = tokio::spawn(acquire(rd, dec, stop_rx, self.cfg.clone()));
         self.state = State::Acquiring { writer, stop: stop_tx, task };
         Ok(())
     }
 
     async fn stop(&mut self) -> Result<Capture, EnergyError> {
+        if let State::Ended { .. } = self.state {
+            let _ = self.write(&[op::AVERAGE_STOP], "stop sampling (0x07)").await;
+            let State::Ended { writer, rd, result } = std::mem::replace(&mut self.state, State::Broken) else { unreachable!() };
+            self.state = State::Idle(rd.unsplit(writer));
+            return result;
+        }
         if !matches!(self.state, State::Acquiring { .. }) {
             return Err(self.err_state("`stop` without `start`"));
         }
@@ -627,7 +705,7 @@ mod tests {
 
     #[test]
     fn decoder_counts_samples_and_finds_the_falling_edge() {
-        let mut d = Decoder::new("mem", identity([1000.0, 100.0, 10.0, 1.0, 0.05]), 1800, 0);
+        let mut d = Decoder::new("mem", identity([1000.0, 100.0, 10.0, 1.0, 0.05]), 1800, 0, 3);
         let bytes = stream(300, 100..150);
         // Odd chunk sizes: frames split across reads.
         for c in bytes.chunks(7) {
@@ -640,17 +718,32 @@ mod tests {
     }
 
     #[test]
+    fn short_glitches_on_the_timestamp_input_are_not_events() {
+        let mut d = Decoder::new("mem", identity([1000.0, 100.0, 10.0, 1.0, 0.05]), 1800, 0, 3);
+        // Low for 2 samples at 50 (a glitch), for 3 at 100 (an edge), high again after.
+        let bytes: Vec<u8> = (0..200usize)
+            .flat_map(|k| {
+                let low = (50..52).contains(&k) || (100..103).contains(&k);
+                frame(500, 1, (k % 64) as u8, if low { 0 } else { 1 }).to_le_bytes()
+            })
+            .collect();
+        d.feed(&bytes);
+        d.finish();
+        assert_eq!(d.capture.events, vec![Event { sample_index: 100, seq: None }]);
+    }
+
+    #[test]
     fn decoder_resynchronises_after_a_lost_byte_and_counts_the_lost_frame() {
-        let mut d = Decoder::new("mem", identity([1000.0, 100.0, 10.0, 1.0, 0.05]), 1800, 0);
+        let mut d = Decoder::new("mem", identity([1000.0, 100.0, 10.0, 1.0, 0.05]), 1800, 0, 3);
         let mut bytes = stream(300, 200..210);
         bytes.remove(4 * 50 + 3); // the logic byte of frame 50
         bytes.remove(4 * 120 + 1); // and (shifted by the first removal) the counter byte of frame 120
         d.feed(&bytes);
         d.finish();
         assert_eq!(d.capture.samples.len(), 300, "lost frames are kept as NaN");
-        // Frame 50 lost its last byte; frame 120 lost its counter byte, and frame 119 before it
-        // cannot be told apart from a damaged frame (its successor does not follow it).
-        assert_eq!(d.capture.lost_samples, 3);
+        // Frame 50 lost its last byte: 50 and 51 (the first after the disturbance) are dropped.
+        // Frame 120 lost its counter byte: 119 (its successor does not follow it), 120 and 121.
+        assert_eq!(d.capture.lost_samples, 5);
         assert_eq!(d.capture.events, vec![Event { sample_index: 200, seq: None }]);
         assert!(d.skipped_bytes >= 2);
     }

@@ -31,7 +31,7 @@ pub struct Event {
 }
 
 /// Everything a monitor recorded between `start` and `stop`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Capture {
     /// Monitor model, e.g. `LPM01A`.
     pub device: String,
@@ -63,12 +63,16 @@ pub struct WindowSpec {
     /// MLPerf Tiny requires each window to last at least 10 s; shorter windows are computed but
     /// flagged (`below_min_duration`), as the official runner does.
     pub min_duration_s: f64,
+    /// Timestamp events the capture must hold, when the caller knows (e.g. 2 when acquisition
+    /// starts after the DUT booted and spans one `infer`). The monitor's numbering reveals a
+    /// lost event only if a later one arrived; a lost *last* event is only caught by this count.
+    pub expected_events: Option<usize>,
 }
 
 impl WindowSpec {
     /// The MLPerf Tiny rules: >= 10 s windows; up to 0.1 % lost samples filled in.
     pub fn mlperf(inferences: u64) -> WindowSpec {
-        WindowSpec { inferences, max_lost_fraction: 0.001, min_duration_s: 10.0 }
+        WindowSpec { inferences, max_lost_fraction: 0.001, min_duration_s: 10.0, expected_events: None }
     }
 }
 
@@ -108,6 +112,8 @@ pub enum WindowError {
          the last two do not bracket one window"
     )]
     NonConsecutiveEvents { seqs: Vec<u32> },
+    #[error("{found} timestamp event(s) in the capture, {expected} expected: one was lost or spurious")]
+    UnexpectedEventCount { expected: usize, found: usize },
     #[error("the window has 0 inferences")]
     ZeroInferences,
     #[error("the last two events are at samples {start} and {end}: the window is empty")]
@@ -163,6 +169,9 @@ impl Capture {
         let seqs: Vec<u32> = self.events.iter().filter_map(|e| e.seq).collect();
         if seqs.windows(2).any(|w| w[1] != w[0].wrapping_add(1)) {
             return Err(WindowError::NonConsecutiveEvents { seqs });
+        }
+        if let Some(expected) = spec.expected_events.filter(|&e| e != n) {
+            return Err(WindowError::UnexpectedEventCount { expected, found: n });
         }
         let (start, end) = (self.events[n - 2].sample_index, self.events[n - 1].sample_index);
         if end > self.samples.len() {
@@ -220,6 +229,23 @@ pub fn median_per_inference_uj(windows: &[EnergyWindow]) -> Option<f64> {
     Some(if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 })
 }
 
+/// Summary only: a capture holds up to millions of samples.
+impl fmt::Debug for Capture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Capture")
+            .field("device", &self.device)
+            .field("port", &self.port)
+            .field("unit", &self.unit)
+            .field("sample_rate_hz", &self.sample_rate_hz)
+            .field("voltage_v", &self.voltage_v)
+            .field("samples", &self.samples.len())
+            .field("events", &self.events)
+            .field("lost_samples", &self.lost_samples)
+            .field("garbage", &self.garbage)
+            .finish()
+    }
+}
+
 impl fmt::Display for EnergyWindow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -269,7 +295,7 @@ mod tests {
     fn current_samples_use_voltage_and_sample_period() {
         // 5 mA for 1000 samples at 1 kHz and 2 V: 10 mJ.
         let c = cap(SampleUnit::Amperes, vec![5e-3; 1200], &[(100, None), (1100, None)]);
-        let w = c.window(&WindowSpec { inferences: 10, max_lost_fraction: 0.0, min_duration_s: 0.5 }).unwrap();
+        let w = c.window(&WindowSpec { inferences: 10, max_lost_fraction: 0.0, min_duration_s: 0.5, expected_events: None }).unwrap();
         assert!((w.total_uj - 10_000.0).abs() < 0.01, "{w:?}");
         assert!((w.per_inference_uj - 1000.0).abs() < 0.001);
         assert!(!w.below_min_duration);
@@ -311,8 +337,15 @@ mod tests {
             Err(WindowError::EventOutOfRange { index: 101, len: 100 })
         );
         assert_eq!(
-            cap(SampleUnit::Joules, s, &[(0, None), (10, None)]).window(&WindowSpec::mlperf(0)),
+            cap(SampleUnit::Joules, s.clone(), &[(0, None), (10, None)]).window(&WindowSpec::mlperf(0)),
             Err(WindowError::ZeroInferences)
+        );
+        // A lost last event leaves consecutive numbers; only the expected count catches it.
+        let two = cap(SampleUnit::Joules, s, &[(5, Some(1)), (9, Some(2))]);
+        assert!(two.window(&WindowSpec::mlperf(1)).is_ok());
+        assert_eq!(
+            two.window(&WindowSpec { expected_events: Some(3), ..WindowSpec::mlperf(1) }),
+            Err(WindowError::UnexpectedEventCount { expected: 3, found: 2 })
         );
     }
 
