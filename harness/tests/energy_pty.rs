@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use mcubench::energy::lpm01a::{Lpm01a, Lpm01aConfig};
 use mcubench::energy::ppk2::{Ppk2, Ppk2Config};
 use mcubench::energy::sim::{self, Faults, Profile};
-use mcubench::energy::{EnergyError, EnergyMonitor, WindowSpec};
+use mcubench::energy::{AnyMonitor, EnergyError, EnergyMonitor, WindowSpec};
 
 /// A non-blocking file descriptor (pty side) as a tokio byte stream.
 struct FdStream(AsyncFd<OwnedFd>);
@@ -191,7 +191,9 @@ async fn lpm01a_over_tcp() {
         let sock = tokio::net::TcpStream::connect(addr).await.unwrap();
         let sim = accept.await.unwrap();
         let port = format!("tcp://{addr}");
-        let mut mon = Lpm01a::new(sock, port.clone(), Lpm01aConfig::default());
+        // Through the enum a runner would build from configuration.
+        let mut mon = AnyMonitor::Lpm01a(Lpm01a::new(sock, port.clone(), Lpm01aConfig::default()));
+        assert_eq!((mon.device(), mon.port()), ("LPM01A", port.as_str()));
         mon.configure().await.unwrap();
         mon.start().await.unwrap();
         sim.profile_sent.await.unwrap();

@@ -137,7 +137,8 @@ pub fn parse_value(s: &[u8]) -> Option<f64> {
 
 /// `value` as `MMMM±EE` with a 4-digit mantissa (what the monitor prints; used by the simulator).
 pub fn format_value(value: f64) -> String {
-    if !(value > 0.0) || !value.is_finite() {
+    // Below 1e-96 the exponent would not fit in two digits.
+    if !(value >= 1e-96) || !value.is_finite() {
         return "0000+00".into();
     }
     let mut e = value.log10().floor() as i32 - 3;
@@ -313,11 +314,8 @@ where
         Lpm01a { port: port.into(), cfg, state: State::Idle { io, lines: LineBuf::default() }, configured: false }
     }
 
-    /// Resolves when the background acquisition has ended on its own (the monitor fell silent,
-    /// the stream closed, or a finite acquisition completed). A runner can `select!` on it next
-    /// to the DUT's `infer` to give up early; `stop` then returns the result. Pending while the
-    /// acquisition runs normally, and when none is running.
-    pub async fn acquisition_ended(&mut self) {
+    /// Awaits the reader task and keeps its result for `stop` (the trait's `acquisition_ended`).
+    async fn wait_acquisition_end(&mut self) {
         let State::Acquiring { task, .. } = &mut self.state else { return std::future::pending().await };
         let joined = task.await;
         let State::Acquiring { writer, .. } = std::mem::replace(&mut self.state, State::Broken) else { unreachable!() };
@@ -459,6 +457,10 @@ where
 
     fn port(&self) -> &str {
         &self.port
+    }
+
+    async fn acquisition_ended(&mut self) {
+        self.wait_acquisition_end().await
     }
 
     async fn configure(&mut self) -> Result<(), EnergyError> {

@@ -112,6 +112,10 @@ pub trait EnergyMonitor: Send {
     fn start(&mut self) -> impl Future<Output = Result<(), EnergyError>> + Send;
     /// Stops acquisition and returns everything recorded since `start`.
     fn stop(&mut self) -> impl Future<Output = Result<Capture, EnergyError>> + Send;
+    /// Resolves when the acquisition has ended on its own (the monitor fell silent, the stream
+    /// closed); pending while it runs normally and when none runs. `select!` on it next to the
+    /// DUT's `infer` to give up early; `stop` then returns the reason.
+    fn acquisition_ended(&mut self) -> impl Future<Output = ()> + Send;
     /// `stop`, then the energy window between the last two timestamp events.
     fn stop_window(&mut self, spec: &WindowSpec) -> impl Future<Output = Result<EnergyWindow, EnergyError>> + Send {
         async move {
@@ -122,6 +126,49 @@ pub trait EnergyMonitor: Send {
                 source,
             })
         }
+    }
+}
+
+/// Either monitor, for a runner that picks one from configuration (the trait's async methods
+/// make `dyn EnergyMonitor` impossible).
+pub enum AnyMonitor<S> {
+    Lpm01a(lpm01a::Lpm01a<S>),
+    Ppk2(ppk2::Ppk2<S>),
+}
+
+macro_rules! each {
+    ($self:ident, $m:ident => $e:expr) => {
+        match $self {
+            AnyMonitor::Lpm01a($m) => $e,
+            AnyMonitor::Ppk2($m) => $e,
+        }
+    };
+}
+
+impl<S> EnergyMonitor for AnyMonitor<S>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    fn device(&self) -> &str {
+        each!(self, m => m.device())
+    }
+    fn port(&self) -> &str {
+        each!(self, m => m.port())
+    }
+    async fn configure(&mut self) -> Result<(), EnergyError> {
+        each!(self, m => m.configure().await)
+    }
+    async fn set_dut_power(&mut self, on: bool) -> Result<(), EnergyError> {
+        each!(self, m => m.set_dut_power(on).await)
+    }
+    async fn start(&mut self) -> Result<(), EnergyError> {
+        each!(self, m => m.start().await)
+    }
+    async fn stop(&mut self) -> Result<Capture, EnergyError> {
+        each!(self, m => m.stop().await)
+    }
+    async fn acquisition_ended(&mut self) {
+        each!(self, m => EnergyMonitor::acquisition_ended(m).await)
     }
 }
 

@@ -399,11 +399,8 @@ where
         Ppk2 { port: port.into(), cfg, state: State::Idle(io), calibration: None }
     }
 
-    /// Resolves when the background acquisition has ended on its own: the monitor fell silent
-    /// or the stream closed. A runner can `select!` on it next to the DUT's `infer` to give up
-    /// early; `stop` then returns the error. Pending while the acquisition runs normally, and
-    /// when none is running.
-    pub async fn acquisition_ended(&mut self) {
+    /// Awaits the reader task and keeps its result for `stop` (the trait's `acquisition_ended`).
+    async fn wait_acquisition_end(&mut self) {
         let State::Acquiring { task, .. } = &mut self.state else { return std::future::pending().await };
         let joined = task.await;
         let State::Acquiring { writer, .. } = std::mem::replace(&mut self.state, State::Broken) else { unreachable!() };
@@ -570,6 +567,10 @@ where
 
     fn port(&self) -> &str {
         &self.port
+    }
+
+    async fn acquisition_ended(&mut self) {
+        self.wait_acquisition_end().await
     }
 
     async fn configure(&mut self) -> Result<(), EnergyError> {

@@ -483,3 +483,32 @@ async fn run_ppk2<W: AsyncWrite + Unpin>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_window_energy_by_hand() {
+        // 20 x (40 ms at 4.5 mA + 10 ms at 0.8 mA) at 1.8 V = 20 x 0.188 mC x 1.8 V = 6768 uJ.
+        let p = Profile::mlperf(0.8e-3, 4.5e-3, 20, 0.040, 0.010);
+        assert!((p.window_uj(1.8) - 6768.0).abs() < 1e-6, "{}", p.window_uj(1.8));
+        assert_eq!(p.events_s, vec![0.010, 0.050, 1.050]);
+        assert!((p.duration_s() - 1.1).abs() < 1e-12);
+        assert_eq!(p.current_at(0.049), 0.8e-3);
+        assert_eq!(p.current_at(0.0505), 4.5e-3);
+        assert_eq!(p.current_at(5.0), 0.8e-3);
+    }
+
+    #[test]
+    fn ppk2_calibration_encodes_what_it_decodes() {
+        let c = test_calibration();
+        for ua in [0.5, 3.0, 150.0, 800.0, 4_500.0, 60_000.0, 400_000.0] {
+            let amps = ua * 1e-6;
+            let (r, f) = c.encode(amps, 1800);
+            let back = c.amps(r, f, 1800);
+            let step = 4.0 * ppk2::ADC_MULT / c.r[r] * 1.5;
+            assert!((back - amps).abs() <= step, "{ua} uA -> range {r} field {f} -> {} uA", back * 1e6);
+        }
+    }
+}
