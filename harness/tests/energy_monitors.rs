@@ -258,6 +258,25 @@ async fn ppk2_energy_matches_the_profile() {
 }
 
 #[tokio::test]
+async fn ppk2_switches_measurement_ranges_with_their_own_calibration() {
+    bounded("ppk2 ranges", async {
+        // 50 uA idle (range 0, the 1 kohm shunt) and 20 mA active (range 2, 10 ohm): every
+        // inference switches range twice, each range decoded with its own coefficients.
+        let wide = Profile::mlperf(50e-6, 20e-3, 20, 0.040, 0.010);
+        let (host, dev) = tokio::io::duplex(256 * 1024);
+        let sim = sim::spawn_ppk2(dev, wide.clone(), Faults::default(), 3, true);
+        let mut mon = Ppk2::new(host, "sim-ppk2", ppk_cfg());
+        mon.configure().await.unwrap();
+        mon.start().await.unwrap();
+        signal("profile sent", sim.profile_sent).await;
+        let w = mon.stop_window(&spec(20, 0.0)).await.unwrap();
+        let want = wide.window_uj(1.8);
+        assert!(rel_err(w.total_uj, want) < 1e-3, "{w} vs {want} uJ");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn ppk2_wrong_channel_sees_no_events() {
     bounded("ppk2 channel", async {
         let (host, dev) = tokio::io::duplex(256 * 1024);

@@ -27,6 +27,7 @@
 //! ```
 
 mod lines;
+pub mod entry;
 pub mod lpm01a;
 pub mod model;
 pub mod ppk2;
@@ -36,6 +37,7 @@ pub mod window;
 use std::future::Future;
 use std::time::Duration;
 
+pub use entry::{measured_entry, modeled_entry};
 pub use model::{modeled, modeled_power_mw};
 pub use window::{median_per_inference_uj, Capture, EnergyWindow, Event, SampleUnit, WindowError, WindowSpec};
 
