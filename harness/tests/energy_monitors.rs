@@ -77,13 +77,15 @@ async fn lpm01a_noise_drops_and_garbage_stay_within_tolerance_and_are_counted() 
         // ~1 % of sample lines damaged, 1 % garbage lines, 3 % noise; several seeds so that a
         // lucky stream cannot pass the test.
         for seed in 1..=6 {
-            let faults = Faults { noise_rel: 0.03, drop_byte_prob: 0.002, garbage_prob: 0.01, seed, ..Faults::default() };
+            let faults =
+                Faults { noise_rel: 0.03, drop_byte_prob: 0.002, garbage_prob: 0.01, seed, ..Faults::default() };
             let w = lpm_window(faults, spec(20, 0.05)).await.unwrap_or_else(|e| panic!("seed {seed}: {e}"));
             assert!(w.lost_in_window > 0, "seed {seed}: drops must show up as lost samples: {w:?}");
             assert!(rel_err(w.total_uj, want) < 0.01, "seed {seed}: {w} vs {want} uJ");
         }
         // The same faults with MLPerf's 0.1 % limit are refused, and the message says why.
-        let faults = Faults { noise_rel: 0.03, drop_byte_prob: 0.002, garbage_prob: 0.01, seed: 7, ..Faults::default() };
+        let faults =
+            Faults { noise_rel: 0.03, drop_byte_prob: 0.002, garbage_prob: 0.01, seed: 7, ..Faults::default() };
         let err = lpm_window(faults, WindowSpec::mlperf(20)).await.unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, EnergyError::Window { source: WindowError::TooManyLost { .. }, .. }), "{msg}");
@@ -107,7 +109,10 @@ async fn lpm01a_lost_event_line_is_an_error_not_a_wrong_window() {
         let faults = Faults { drop_event: Some(2), ..Faults::default() };
         let err = lpm_window(faults, spec(20, 0.0)).await.unwrap_err();
         assert!(
-            matches!(err, EnergyError::Window { source: WindowError::UnexpectedEventCount { expected: 3, found: 2 }, .. }),
+            matches!(
+                err,
+                EnergyError::Window { source: WindowError::UnexpectedEventCount { expected: 3, found: 2 }, .. }
+            ),
             "{err}"
         );
     })
@@ -176,7 +181,8 @@ async fn lpm01a_closed_stream_and_silent_port_are_errors() {
         assert!(err.to_string().contains("LPM01A on /dev/gone"), "{err}");
         // Something that never answers: timeout naming what was expected.
         let (host, _dev) = tokio::io::duplex(1024);
-        let mut mon = Lpm01a::new(host, "/dev/silent", Lpm01aConfig { reply_timeout: Duration::from_millis(200), ..lpm_cfg() });
+        let mut mon =
+            Lpm01a::new(host, "/dev/silent", Lpm01aConfig { reply_timeout: Duration::from_millis(200), ..lpm_cfg() });
         let err = mon.configure().await.unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("LPM01A on /dev/silent: no `ack` for `htc` within 200ms"), "{msg}");
@@ -197,7 +203,11 @@ async fn lpm01a_garbage_never_panics() {
     let mut p = Lpm01aParser::new("fuzz", 1000, 1.8);
     for _ in 0..20_000 {
         let len = (next() % 40) as usize;
-        let alphabet: &[u8] = if next() % 2 == 0 { b"0123456789+-" } else { b"event ris TimeStamp: s ms, buff % ack error 0123456789\xff\x00" };
+        let alphabet: &[u8] = if next() % 2 == 0 {
+            b"0123456789+-"
+        } else {
+            b"event ris TimeStamp: s ms, buff % ack error 0123456789\xff\x00"
+        };
         let line: Vec<u8> = (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
         p.feed(&line);
     }
@@ -211,7 +221,8 @@ async fn lpm01a_garbage_never_panics() {
             // Keep the stream open, silent: the driver must time out.
             std::future::pending::<()>().await;
         });
-        let mut mon = Lpm01a::new(host, "junk", Lpm01aConfig { reply_timeout: Duration::from_millis(200), ..lpm_cfg() });
+        let mut mon =
+            Lpm01a::new(host, "junk", Lpm01aConfig { reply_timeout: Duration::from_millis(200), ..lpm_cfg() });
         assert!(matches!(mon.configure().await, Err(EnergyError::Timeout { .. })));
     })
     .await;
@@ -298,7 +309,8 @@ async fn ppk2_noise_drops_and_garbage_stay_within_tolerance_and_are_counted() {
         // ~9 dropped bytes and ~2 bursts of garbage per run: each must be resynchronised
         // without inventing a sample (a misread frame can be worth amperes) or an edge.
         for seed in 1..=6 {
-            let faults = Faults { noise_rel: 0.03, drop_byte_prob: 2e-5, garbage_prob: 2e-5, seed, ..Faults::default() };
+            let faults =
+                Faults { noise_rel: 0.03, drop_byte_prob: 2e-5, garbage_prob: 2e-5, seed, ..Faults::default() };
             let w = ppk_window(faults, spec(20, 0.01)).await.unwrap_or_else(|e| panic!("seed {seed}: {e}"));
             assert!(w.lost_in_window > 0, "seed {seed}: drops must show up as lost samples: {w:?}");
             assert_eq!(w.events_seen, 3, "seed {seed}: no edge may be invented by a damaged frame");
@@ -334,7 +346,8 @@ async fn ppk2_without_metadata_answer_times_out_naming_what_was_expected() {
     bounded("ppk2 no metadata", async {
         let (host, dev) = tokio::io::duplex(4096);
         let _sim = sim::spawn_ppk2(dev, profile(), Faults::default(), 3, false);
-        let mut mon = Ppk2::new(host, "/dev/ttyACM9", Ppk2Config { reply_timeout: Duration::from_millis(200), ..ppk_cfg() });
+        let mut mon =
+            Ppk2::new(host, "/dev/ttyACM9", Ppk2Config { reply_timeout: Duration::from_millis(200), ..ppk_cfg() });
         let err = mon.configure().await.unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("PPK2 on /dev/ttyACM9: no metadata text ending in `END`"), "{msg}");

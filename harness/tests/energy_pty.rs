@@ -142,7 +142,11 @@ async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
 async fn lpm01a_over_a_pty() {
     bounded(async {
         let (master, path) = raw_pty();
-        let sim = sim::spawn_lpm01a(FdStream::new(master).unwrap(), profile(), Faults { noise_rel: 0.01, seed: 3, ..Faults::default() });
+        let sim = sim::spawn_lpm01a(
+            FdStream::new(master).unwrap(),
+            profile(),
+            Faults { noise_rel: 0.01, seed: 3, ..Faults::default() },
+        );
         let mut mon = Lpm01a::new(open_port(&path), path.clone(), Lpm01aConfig::default());
         mon.configure().await.unwrap();
         mon.set_dut_power(true).await.unwrap();

@@ -19,7 +19,13 @@ pub fn measured_entry(w: &EnergyWindow) -> Entry {
     if w.below_min_duration {
         note += ", shorter than MLPerf Tiny's 10 s minimum";
     }
-    Entry::Metric { metric: Metric::EnergyUj, value: w.per_inference_uj, unit: "uJ".into(), source: Source::Measured, note: Some(note) }
+    Entry::Metric {
+        metric: Metric::EnergyUj,
+        value: w.per_inference_uj,
+        unit: "uJ".into(),
+        source: Source::Measured,
+        note: Some(note),
+    }
 }
 
 /// `EnergyUj`, modeled from the board's power model and a latency per inference; `None` when
@@ -38,7 +44,13 @@ pub fn modeled_entry(power: &PowerModel, clock_hz: u64, latency_s: f64) -> Optio
         latency_s,
         power.source
     );
-    Some(Entry::Metric { metric: Metric::EnergyUj, value: uj, unit: "uJ".into(), source: Source::Modeled, note: Some(note) })
+    Some(Entry::Metric {
+        metric: Metric::EnergyUj,
+        value: uj,
+        unit: "uJ".into(),
+        source: Source::Modeled,
+        note: Some(note),
+    })
 }
 
 #[cfg(test)]
@@ -47,8 +59,11 @@ mod tests {
 
     #[test]
     fn entries_carry_source_unit_and_where_from() {
-        let pm = PowerModel { voltage_v: 3.3, active_ua_per_mhz: 100.0, static_ua: 0.0, source: "DS test, table 9".into() };
-        let Some(Entry::Metric { metric, value, unit, source, note }) = modeled_entry(&pm, 25_000_000, 0.1) else { panic!() };
+        let pm =
+            PowerModel { voltage_v: 3.3, active_ua_per_mhz: 100.0, static_ua: 0.0, source: "DS test, table 9".into() };
+        let Some(Entry::Metric { metric, value, unit, source, note }) = modeled_entry(&pm, 25_000_000, 0.1) else {
+            panic!()
+        };
         assert_eq!((metric, unit.as_str(), source), (Metric::EnergyUj, "uJ", Source::Modeled));
         assert!((value - 825.0).abs() < 1e-9);
         assert!(note.unwrap().ends_with("DS test, table 9"));

@@ -105,14 +105,28 @@ fn freq_arg(hz: u32) -> String {
 pub enum StreamLine {
     /// Sample values (several when a newline was lost) and the number of fragments on the line
     /// that did not parse (each counted as one lost sample).
-    Samples { values: Vec<f64>, broken: usize },
+    Samples {
+        values: Vec<f64>,
+        broken: usize,
+    },
     /// `TimeStamp: SSSs MMMms, buff NN%`: seconds of acquisition, buffer fill in percent.
-    TimeStamp { seconds: f64, buffer_pct: u32 },
+    TimeStamp {
+        seconds: f64,
+        buffer_pct: u32,
+    },
     /// `event N ris`
-    Event { seq: u32 },
-    Ack { rest: String },
-    Error { text: String },
-    ErrorDetail { detail: String },
+    Event {
+        seq: u32,
+    },
+    Ack {
+        rest: String,
+    },
+    Error {
+        text: String,
+    },
+    ErrorDetail {
+        detail: String,
+    },
     AcquisitionCompleted,
     /// Printable text that is none of the above (banners, command output).
     Other(String),
@@ -288,11 +302,22 @@ impl Lpm01aParser {
 type Acquisition<S> = JoinHandle<(ReadHalf<S>, LineBuf, Result<Capture, EnergyError>)>;
 
 enum State<S> {
-    Idle { io: S, lines: LineBuf },
-    Acquiring { writer: WriteHalf<S>, task: Acquisition<S> },
+    Idle {
+        io: S,
+        lines: LineBuf,
+    },
+    Acquiring {
+        writer: WriteHalf<S>,
+        task: Acquisition<S>,
+    },
     /// The acquisition ended by itself (silence, closed stream, or the monitor completed on
     /// its own); `stop` returns this.
-    Ended { writer: WriteHalf<S>, rd: ReadHalf<S>, lines: LineBuf, result: Result<Capture, EnergyError> },
+    Ended {
+        writer: WriteHalf<S>,
+        rd: ReadHalf<S>,
+        lines: LineBuf,
+        result: Result<Capture, EnergyError>,
+    },
     /// The stream was lost (a task was aborted); the driver must be rebuilt.
     Broken,
 }
@@ -349,7 +374,12 @@ where
                 Err(_) => {
                     if let Some(text) = error {
                         // An error without detail is still a refusal.
-                        return Err(EnergyError::Refused { device: DEVICE.into(), port, command: cmd.into(), detail: text });
+                        return Err(EnergyError::Refused {
+                            device: DEVICE.into(),
+                            port,
+                            command: cmd.into(),
+                            detail: text,
+                        });
                     }
                     return Err(EnergyError::Timeout {
                         device: DEVICE.into(),
@@ -381,7 +411,12 @@ where
 }
 
 async fn send<W: AsyncWrite + Unpin>(io: &mut W, port: &str, cmd: &str) -> Result<(), EnergyError> {
-    let io_err = |source| EnergyError::Io { device: DEVICE.into(), port: port.into(), doing: format!("sending `{cmd}`"), source };
+    let io_err = |source| EnergyError::Io {
+        device: DEVICE.into(),
+        port: port.into(),
+        doing: format!("sending `{cmd}`"),
+        source,
+    };
     // The runner terminates LPM01A commands with \r\n; the firmware accepts it.
     let write = async {
         io.write_all(format!("{cmd}\r\n").as_bytes()).await?;
@@ -401,7 +436,9 @@ async fn send<W: AsyncWrite + Unpin>(io: &mut W, port: &str, cmd: &str) -> Resul
 
 fn line_err(e: LineError, port: &str, expected: &str, last: Option<String>) -> EnergyError {
     match e {
-        LineError::Closed => EnergyError::Closed { device: DEVICE.into(), port: port.into(), expected: expected.into(), last },
+        LineError::Closed => {
+            EnergyError::Closed { device: DEVICE.into(), port: port.into(), expected: expected.into(), last }
+        }
         LineError::Io(source) => EnergyError::Io {
             device: DEVICE.into(),
             port: port.into(),
@@ -423,7 +460,8 @@ async fn acquire<R: AsyncRead + Unpin>(
     loop {
         match timeout(data_timeout, lines.next_line(&mut rd)).await {
             Err(_) => {
-                let last = parser.last_other.take().or_else(|| parser.capture.samples.last().map(|s| format!("sample {s:e}")));
+                let last =
+                    parser.last_other.take().or_else(|| parser.capture.samples.last().map(|s| format!("sample {s:e}")));
                 let err = EnergyError::Timeout {
                     device: DEVICE.into(),
                     port,

@@ -26,8 +26,8 @@
 //! # Ok(()) }
 //! ```
 
-mod lines;
 pub mod entry;
+mod lines;
 pub mod lpm01a;
 pub mod model;
 pub mod ppk2;

@@ -377,9 +377,17 @@ type Acquisition<S> = JoinHandle<(ReadHalf<S>, Result<Capture, EnergyError>)>;
 
 enum State<S> {
     Idle(S),
-    Acquiring { writer: WriteHalf<S>, stop: watch::Sender<bool>, task: Acquisition<S> },
+    Acquiring {
+        writer: WriteHalf<S>,
+        stop: watch::Sender<bool>,
+        task: Acquisition<S>,
+    },
     /// The acquisition ended by itself (monitor silent, stream closed); `stop` returns this.
-    Ended { writer: WriteHalf<S>, rd: ReadHalf<S>, result: Result<Capture, EnergyError> },
+    Ended {
+        writer: WriteHalf<S>,
+        rd: ReadHalf<S>,
+        result: Result<Capture, EnergyError>,
+    },
     Broken,
 }
 
@@ -453,7 +461,10 @@ where
         let expected = "metadata text ending in `END` after 0x19 (is this a PPK2 with Nordic's firmware?)";
         let end = loop {
             let mut tmp = [0u8; 1024];
-            let last = || Some(String::from_utf8_lossy(&text[text.len().saturating_sub(60)..]).into_owned()).filter(|s| !s.is_empty());
+            let last = || {
+                Some(String::from_utf8_lossy(&text[text.len().saturating_sub(60)..]).into_owned())
+                    .filter(|s| !s.is_empty())
+            };
             match timeout(deadline.saturating_duration_since(Instant::now()), io.read(&mut tmp)).await {
                 Err(_) => {
                     return Err(EnergyError::Timeout {
@@ -464,9 +475,21 @@ where
                         last: last(),
                     })
                 }
-                Ok(Ok(0)) => return Err(EnergyError::Closed { device: DEVICE.into(), port, expected: expected.into(), last: last() }),
+                Ok(Ok(0)) => {
+                    return Err(EnergyError::Closed {
+                        device: DEVICE.into(),
+                        port,
+                        expected: expected.into(),
+                        last: last(),
+                    })
+                }
                 Ok(Err(source)) => {
-                    return Err(EnergyError::Io { device: DEVICE.into(), port, doing: "reading metadata".into(), source })
+                    return Err(EnergyError::Io {
+                        device: DEVICE.into(),
+                        port,
+                        doing: "reading metadata".into(),
+                        source,
+                    })
                 }
                 Ok(Ok(n)) => text.extend_from_slice(&tmp[..n]),
             }
@@ -474,7 +497,11 @@ where
                 break at;
             }
             if text.len() > 64 * 1024 {
-                return Err(EnergyError::Protocol { device: DEVICE.into(), port, what: "64 KiB without the metadata's `END`".into() });
+                return Err(EnergyError::Protocol {
+                    device: DEVICE.into(),
+                    port,
+                    what: "64 KiB without the metadata's `END`".into(),
+                });
             }
         };
         // Sample frames left over from an earlier session may precede the text: parse from the
@@ -604,7 +631,8 @@ where
         };
         let (rd, writer) = tokio::io::split(io);
         let (stop_tx, stop_rx) = watch::channel(false);
-        let dec = Decoder::new(&self.port, cal, self.cfg.voltage_mv, self.cfg.timestamp_channel, self.cfg.debounce_samples);
+        let dec =
+            Decoder::new(&self.port, cal, self.cfg.voltage_mv, self.cfg.timestamp_channel, self.cfg.debounce_samples);
         let task = tokio::spawn(acquire(rd, dec, stop_rx, self.cfg.clone()));
         self.state = State::Acquiring { writer, stop: stop_tx, task };
         Ok(())
@@ -613,7 +641,9 @@ where
     async fn stop(&mut self) -> Result<Capture, EnergyError> {
         if let State::Ended { .. } = self.state {
             let _ = self.write(&[op::AVERAGE_STOP], "stop sampling (0x07)").await;
-            let State::Ended { writer, rd, result } = std::mem::replace(&mut self.state, State::Broken) else { unreachable!() };
+            let State::Ended { writer, rd, result } = std::mem::replace(&mut self.state, State::Broken) else {
+                unreachable!()
+            };
             self.state = State::Idle(rd.unsplit(writer));
             return result;
         }
@@ -654,7 +684,17 @@ mod tests {
     use super::*;
 
     fn identity(r: [f64; 5]) -> Calibration {
-        Calibration { r, gs: [0.0; 5], gi: [1.0; 5], o: [0.0; 5], s: [0.0; 5], i: [0.0; 5], ug: [1.0; 5], calibrated: None, hw: None }
+        Calibration {
+            r,
+            gs: [0.0; 5],
+            gi: [1.0; 5],
+            o: [0.0; 5],
+            s: [0.0; 5],
+            i: [0.0; 5],
+            ug: [1.0; 5],
+            calibrated: None,
+            hw: None,
+        }
     }
 
     #[test]

@@ -246,7 +246,17 @@ async fn run_lpm01a<W: AsyncWrite + Unpin>(
     mut sig: Signals,
 ) {
     let mut rng = Rng::new(faults.seed);
-    let mut st = Lpm { htc: false, volt_mv: 3300, freq_hz: 100, energy: false, streaming: false, stalled: false, k: 0, seq: 0, events_written: 0 };
+    let mut st = Lpm {
+        htc: false,
+        volt_mv: 3300,
+        freq_hz: 100,
+        energy: false,
+        streaming: false,
+        stalled: false,
+        k: 0,
+        seq: 0,
+        events_written: 0,
+    };
     loop {
         let cmd = if st.streaming && !st.stalled {
             match rx.try_recv() {
@@ -299,7 +309,10 @@ async fn run_lpm01a<W: AsyncWrite + Unpin>(
             }
             if rng.chance(faults.garbage_prob) {
                 let len = 3 + (rng.next_u64() % 20) as usize;
-                out.extend((0..len).map(|_| match rng.next_u64() as u8 { b'\n' => 0xff, b => b }));
+                out.extend((0..len).map(|_| match rng.next_u64() as u8 {
+                    b'\n' => 0xff,
+                    b => b,
+                }));
                 out.extend_from_slice(b"\r\n");
             }
             st.k += 1;

@@ -295,7 +295,9 @@ mod tests {
     fn current_samples_use_voltage_and_sample_period() {
         // 5 mA for 1000 samples at 1 kHz and 2 V: 10 mJ.
         let c = cap(SampleUnit::Amperes, vec![5e-3; 1200], &[(100, None), (1100, None)]);
-        let w = c.window(&WindowSpec { inferences: 10, max_lost_fraction: 0.0, min_duration_s: 0.5, expected_events: None }).unwrap();
+        let w = c
+            .window(&WindowSpec { inferences: 10, max_lost_fraction: 0.0, min_duration_s: 0.5, expected_events: None })
+            .unwrap();
         assert!((w.total_uj - 10_000.0).abs() < 0.01, "{w:?}");
         assert!((w.per_inference_uj - 1000.0).abs() < 0.001);
         assert!(!w.below_min_duration);
