@@ -8,6 +8,7 @@
 //! progress and the [`store`].
 pub mod build;
 pub mod config;
+pub mod energy;
 pub mod events;
 pub mod plan;
 pub mod protocol;
