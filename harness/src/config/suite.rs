@@ -71,7 +71,9 @@ impl Suite {
             return Err(invalid("runs", "must be at least 1"));
         }
         for (field, names) in [("boards", &suite.boards), ("frameworks", &suite.frameworks), ("workloads", &suite.workloads)] {
-            if let Some(dup) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)).map(|(_, n)| n) {
+            // A set, not a scan of the names before each one: a long list must not take quadratic time.
+            let mut seen = std::collections::HashSet::new();
+            if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
                 return Err(SuiteError::Invalid { path: path.to_owned(), field, message: format!("'{dup}' is listed twice") });
             }
         }
