@@ -34,6 +34,10 @@ impl Console {
             }
             RunEvent::JobStep { job, step } => eprintln!("{}   {} / {}: {step}", self.stamp(), job.board, job.workload),
             RunEvent::Record(r) => match &r.entry {
+                Entry::Failure { stage, message } if message.starts_with(&format!("{stage}: ")) => {
+                    // "unsupported: ADD" names its stage already.
+                    eprintln!("{} FAILED {}: {message}", self.stamp(), r.job)
+                }
                 Entry::Failure { stage, message } => {
                     eprintln!("{} FAILED {} at {stage}: {message}", self.stamp(), r.job)
                 }
