@@ -14,7 +14,7 @@ use mcubench::config::BoardsFile;
 use mcubench::events::RunEvent;
 use mcubench::plan::{self, Selection};
 use mcubench::results::ResultRecord;
-use mcubench::runner::{self, RunConfig, Timeouts};
+use mcubench::runner::{self, Limits, RunConfig, Timeouts};
 use mcubench::store::{self, ResultStore};
 
 /// Exit codes, kept stable for scripts and CI.
@@ -123,9 +123,17 @@ struct RunArgs {
     /// Count with -icount and SysTick instead of the exact QEMU plugin.
     #[arg(long)]
     no_plugin: bool,
-    /// Seconds a whole job may take before the board is stopped.
+    /// Seconds a whole job may take before the board is stopped (the run-time limit per job).
     #[arg(long, default_value_t = 300)]
     job_timeout: u64,
+    /// Longest serial line a board may send, in bytes; a longer line fails the job (stage
+    /// `limit`), naming the board and this limit.
+    #[arg(long, value_name = "BYTES", default_value_t = runner::DEFAULT_MAX_LINE_BYTES, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(16..=1 << 24))]
+    max_line_bytes: usize,
+    /// Serial output bytes one job may read from its board; a device that floods its console
+    /// fails the job (stage `limit`) instead of running until --job-timeout.
+    #[arg(long, value_name = "BYTES", default_value_t = runner::DEFAULT_MAX_OUTPUT_BYTES, value_parser = clap::value_parser!(u64).range(1024..))]
+    max_output_bytes: u64,
     /// Host seconds allowed per inference while waiting for an `infer N W` reply: the wait for
     /// each reply line is 60 s + SECONDS x (N + W). Raise it for heavy models on a slow or
     /// loaded host (and --job-timeout with it).
@@ -274,6 +282,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
             infer_per_inference: std::time::Duration::from_secs_f64(args.infer_budget),
             ..Timeouts::default()
         },
+        limits: Limits { max_line_bytes: args.max_line_bytes, max_output_bytes: args.max_output_bytes },
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let run_id = cfg.run_id.clone();
