@@ -11,6 +11,7 @@ pub mod config;
 pub mod events;
 pub mod plan;
 pub mod protocol;
+pub mod resume;
 pub mod results;
 pub mod runner;
 pub mod session;

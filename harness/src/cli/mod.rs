@@ -142,6 +142,13 @@ struct RunArgs {
     /// Print the run's records as JSON on stdout instead of the tables.
     #[arg(long)]
     json: bool,
+    /// Run again only the jobs of the last run in the store that failed (a failure record or a
+    /// failed check) or did not finish (fewer windows or golden checks than asked, or no
+    /// records at all). Give the same selection flags as that run. The jobs that finished are
+    /// kept: their records are copied into the new run (same values, times and provenance),
+    /// so the new run's table is complete.
+    #[arg(long, conflicts_with = "firmware")]
+    resume: bool,
 }
 
 #[derive(Args)]
@@ -265,6 +272,31 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
             plan::plan_external(&boards, &boards_path.display().to_string(), &selection, &fw)?
         }
     };
+    let mut carried = Vec::new();
+    let jobs = if args.resume {
+        let loaded = store::load(&args.store).context("--resume: cannot read the run to resume")?;
+        for w in &loaded.warnings {
+            eprintln!("warning: {w}");
+        }
+        let r = mcubench::resume::split(&loaded.records, jobs, args.windows, args.golden_checks)
+            .with_context(|| format!("--resume: {} holds no run to resume", args.store.display()))?;
+        eprintln!(
+            "resuming run {}: {} job(s) finished and kept, {} to run again",
+            r.previous_run,
+            r.kept_jobs.len(),
+            r.rerun.len()
+        );
+        for k in &r.kept_jobs {
+            eprintln!("  kept   {k}");
+        }
+        for (j, why) in &r.rerun {
+            eprintln!("  again  {} ({why})", j.key());
+        }
+        carried = r.kept;
+        r.rerun.into_iter().map(|(j, _)| j).collect()
+    } else {
+        jobs
+    };
     let store = ResultStore::open(&args.store)?;
     if let Some(w) = store.repaired() {
         eprintln!("warning: {w}");
@@ -295,6 +327,10 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
     let mut sink = Sink { store, console, records: Vec::new(), open_jobs: Vec::new(), store_error: None, not_measured: Vec::new() };
+    for mut r in carried {
+        r.run_id = run_id.clone();
+        sink.carry(r);
+    }
     let interrupted = rt.block_on(async {
         let run = runner::run(jobs, cfg, tx);
         tokio::pin!(run);
@@ -394,6 +430,15 @@ impl Sink {
             _ => {}
         }
         self.console.event(&ev);
+    }
+
+    /// A record of a finished job of the resumed run: stored under this run, not reported as
+    /// progress (the job does not run).
+    fn carry(&mut self, r: ResultRecord) {
+        if let Err(e) = self.store.append(&r) {
+            self.store_error.get_or_insert(e.into());
+        }
+        self.records.push(r);
     }
 
     /// Records an `interrupted` failure for every job cut short, so its cells say so.
