@@ -74,6 +74,15 @@ fn config(run_id: &str) -> RunConfig {
     }
 }
 
+/// CPU time (user + system, clock ticks) of process `pid`; 0 once it is gone.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(") ").next().unwrap_or("").split_whitespace().collect();
+    // After the command name: state is field 3 of stat(5), utime 14 and stime 15.
+    let get = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    get(14) + get(15)
+}
+
 /// Records of an earlier run, already in the store before a faulted run starts.
 fn seed_store(path: &Path) -> Vec<ResultRecord> {
     let mut store = ResultStore::open(path).unwrap();
@@ -202,33 +211,43 @@ fn one_failure(out: &Outcome, stage: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn qemu_killed_mid_job() {
+async fn qemu_killed_mid_inference() {
     let _turn = take_turn();
     let dir = tempfile::tempdir().unwrap();
     let store_path = dir.path().join("results.jsonl");
     let earlier = seed_store(&store_path);
+    // A long timed window (100 inferences, about a second of QEMU), killed as it starts.
+    let mut cfg = config("kill");
+    cfg.runs = Some(100);
     let mut pid = None;
-    let mut killed = false;
-    let out = run_pair(&default_boards_text(), config("kill"), &store_path, |ev| match ev {
+    let mut killer = None;
+    let out = run_pair(&default_boards_text(), cfg, &store_path, |ev| match ev {
         RunEvent::SessionStarted { job, pid: Some(p) } if job.board == VICTIM => pid = Some(*p),
-        // Right after the first golden check is recorded: the second one is starting.
-        RunEvent::Record(r) if r.job.board == VICTIM && matches!(r.entry, Entry::Check { .. }) && !killed => {
-            killed = Command::new("kill").args(["-9", &pid.unwrap().to_string()]).status().unwrap().success();
+        RunEvent::JobStep { job, step } if job.board == VICTIM && step.starts_with("window 1/") && killer.is_none() => {
+            let pid = pid.unwrap();
+            // Kill once QEMU has computed for 100 ms of CPU time inside the window: mid-inference.
+            killer = Some(std::thread::spawn(move || {
+                let start = cpu_ticks(pid);
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while cpu_ticks(pid) < start + 10 && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap().success()
+            }));
         }
         _ => {}
     })
     .await;
-    assert!(killed, "the test never got to kill QEMU");
-    let f = failures(&out.records, VICTIM);
-    assert_eq!(f.len(), 1, "{f:?}");
-    // Whichever command was in flight when QEMU died.
-    assert!(["upload", "infer", "count", "timeout"].contains(&f[0].0.as_str()), "{f:?}");
-    let msg = format!("failure at {}: {}", f[0].0, f[0].1);
-    assert!(msg.contains("QEMU exited") && msg.contains("signal: 9"), "the failure names the cause: {msg}");
-    // The check made before the kill is kept.
-    assert!(out.records.iter().any(|r| r.job.board == VICTIM && matches!(r.entry, Entry::Check { passed: true, .. })));
+    assert!(killer.expect("the window never started").join().unwrap(), "the test never got to kill QEMU");
+    let msg = one_failure(&out, "infer");
+    assert!(msg.contains("QEMU exited (signal: 9") && msg.contains("`infer 100 0`"), "the failure names the cause and the command: {msg}");
+    // The window had started on the device: its first timestamp came before the kill.
+    assert!(msg.contains("last: `m-lap-us-"), "not killed mid-inference: {msg}");
+    // What the victim measured before it died (its golden checks) is kept.
+    let checks = out.records.iter().filter(|r| r.job.board == VICTIM && matches!(r.entry, Entry::Check { passed: true, .. })).count();
+    assert_eq!(checks, GOLDEN_CHECKS);
     assert_healthy_and_nothing_lost(&out, &store_path, &earlier);
-    report("qemu-killed", "SIGKILL to the victim's qemu-system-arm right after its first golden check was recorded", &out, &msg);
+    report("qemu-killed", "SIGKILL to the victim's qemu-system-arm after 100 ms of QEMU CPU time inside its timed window (`infer 100 0`)", &out, &msg);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
