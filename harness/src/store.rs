@@ -279,6 +279,35 @@ mod tests {
     }
 
     #[test]
+    fn measured_values_come_back_bit_for_bit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        // Host times as the runner stores them (seen to come back one ulp off).
+        let values = [701.7604779999999, 24.672320000000003, 0.1 + 0.2, 1e-300, f64::MAX, 5e-324];
+        let mut store = ResultStore::open(&path).unwrap();
+        for v in values {
+            store.append(&record(v)).unwrap();
+        }
+        let back: Vec<f64> = load(&path).unwrap().records.iter().map(|r| r.metric().unwrap().1).collect();
+        assert_eq!(back.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), values.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        // Host times as the runner makes them (`Duration::as_secs_f64() * 1e3`), many of them.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut off = Vec::new();
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = std::time::Duration::from_nanos(x % 10_000_000_000).as_secs_f64() * 1e3;
+            let text = serde_json::to_string(&v).unwrap();
+            let back: f64 = serde_json::from_str(&text).unwrap();
+            if back.to_bits() != v.to_bits() {
+                off.push((v, text));
+            }
+        }
+        assert!(off.is_empty(), "{} of 200000 values came back changed, e.g. {:?}", off.len(), &off[..off.len().min(3)]);
+    }
+
+    #[test]
     fn torn_last_line_is_dropped_with_warning_and_earlier_records_kept() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.jsonl");

@@ -177,20 +177,8 @@ fn assert_healthy_and_nothing_lost(out: &Outcome, store_path: &Path, earlier: &[
     let expected: Vec<&ResultRecord> = earlier.iter().chain(&out.records).collect();
     assert_eq!(loaded.records.len(), expected.len(), "the store lost records");
     for (i, (got, want)) in loaded.records.iter().zip(expected).enumerate() {
-        assert!(same_record(got, want), "store record {i} changed:\n{got:?}\n{want:?}");
+        assert_eq!(got, want, "store record {i} changed");
     }
-}
-
-/// Equal, but metric values only to within 1e-12 relative: serde_json without its
-/// `float_roundtrip` feature may read a float back one ulp off.
-fn same_record(a: &ResultRecord, b: &ResultRecord) -> bool {
-    let mut a = a.clone();
-    if let (Entry::Metric { value: va, .. }, Entry::Metric { value: vb, .. }) = (&mut a.entry, &b.entry) {
-        if (*va - *vb).abs() <= 1e-12 * vb.abs().max(1.0) {
-            *va = *vb;
-        }
-    }
-    &a == b
 }
 
 fn report(fault: &str, injected: &str, out: &Outcome, seen: &str) {
