@@ -539,10 +539,11 @@ fn no_qemu_survives_a_sigkilled_harness() {
     let _turn = take_turn();
     let dir = tempfile::tempdir().unwrap();
     // A long suite: many windows of many inferences on two boards.
+    let store_path = dir.path().join("r.jsonl");
     let mut child = mcubench_cli()
         .args(["run", "--board", VICTIM, "--board", HEALTHY, "--golden-checks", "0", "--windows", "200", "--runs", "50"])
         .arg("--store")
-        .arg(dir.path().join("r.jsonl"))
+        .arg(&store_path)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -569,6 +570,16 @@ fn no_qemu_survives_a_sigkilled_harness() {
         }
     }
     assert!(qemus.iter().all(|p| is_live_qemu(*p)), "{qemus:?}");
+    // Mid-job: once both boards have records in the store (bounded polling).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let stored = store::load(&store_path).map(|l| l.records).unwrap_or_default();
+        if [VICTIM, HEALTHY].iter().all(|b| stored.iter().any(|r| r.job.board == *b)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the boards stored no records within a minute");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     Command::new("kill").args(["-9", &harness.to_string()]).status().unwrap();
     let _ = child.wait();
@@ -581,4 +592,21 @@ fn no_qemu_survives_a_sigkilled_harness() {
     }
     assert_eq!(left, Vec::<u32>::new(), "QEMU children of the SIGKILLed harness (pid {harness}) are still running");
     println!("SIGKILL of harness pid {harness} while QEMU {qemus:?} ran: no QEMU left after the kill");
+
+    // The killed run's jobs did not finish: --resume (asking for golden checks, which the
+    // killed run skipped, so that no window it got through makes a job look whole) runs both
+    // again.
+    let killed_records = store::load(&store_path).unwrap().records;
+    assert!(!killed_records.is_empty(), "the killed run stored nothing");
+    let boards = Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards.yaml");
+    let resumed = cli_run(&boards, &store_path, &["--resume"]);
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert_eq!(resumed.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("0 job(s) finished and kept, 2 to run again"), "{stderr}");
+    for b in [VICTIM, HEALTHY] {
+        assert!(stderr.contains(&format!("again  {b} / reference-runtime / ad01 (incomplete (")), "{stderr}");
+    }
+    let all = store::load(&store_path).unwrap().records;
+    assert_eq!(&all[..killed_records.len()], &killed_records[..], "the killed run's records changed");
+    println!("RESUME after the SIGKILL: both unfinished jobs ran again, {} record(s) of the killed run kept", killed_records.len());
 }
