@@ -610,3 +610,16 @@ fn no_qemu_survives_a_sigkilled_harness() {
     assert_eq!(&all[..killed_records.len()], &killed_records[..], "the killed run's records changed");
     println!("RESUME after the SIGKILL: both unfinished jobs ran again, {} record(s) of the killed run kept", killed_records.len());
 }
+
+#[test]
+fn run_help_documents_the_bounds_and_resume() {
+    let out = mcubench_cli().args(["run", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in ["--max-line-bytes <BYTES>", "--max-output-bytes <BYTES>", "--job-timeout", "--resume"] {
+        assert!(text.contains(flag), "{flag} missing from `run --help`:\n{text}");
+    }
+    // A bound of nothing is refused at the command line.
+    let out = mcubench_cli().args(["run", "--max-output-bytes", "10"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-output-bytes"));
+}

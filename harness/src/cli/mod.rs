@@ -272,31 +272,6 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
             plan::plan_external(&boards, &boards_path.display().to_string(), &selection, &fw)?
         }
     };
-    let mut carried = Vec::new();
-    let jobs = if args.resume {
-        let loaded = store::load(&args.store).context("--resume: cannot read the run to resume")?;
-        for w in &loaded.warnings {
-            eprintln!("warning: {w}");
-        }
-        let r = mcubench::resume::split(&loaded.records, jobs, args.windows, args.golden_checks)
-            .with_context(|| format!("--resume: {} holds no run to resume", args.store.display()))?;
-        eprintln!(
-            "resuming run {}: {} job(s) finished and kept, {} to run again",
-            r.previous_run,
-            r.kept_jobs.len(),
-            r.rerun.len()
-        );
-        for k in &r.kept_jobs {
-            eprintln!("  kept   {k}");
-        }
-        for (j, why) in &r.rerun {
-            eprintln!("  again  {} ({why})", j.key());
-        }
-        carried = r.kept;
-        r.rerun.into_iter().map(|(j, _)| j).collect()
-    } else {
-        jobs
-    };
     let store = ResultStore::open(&args.store)?;
     if let Some(w) = store.repaired() {
         eprintln!("warning: {w}");
@@ -315,6 +290,33 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
             ..Timeouts::default()
         },
         limits: Limits { max_line_bytes: args.max_line_bytes, max_output_bytes: args.max_output_bytes },
+    };
+    // Judged by the settings of this run: a job stands if it has what this run would make.
+    let mut carried = Vec::new();
+    let jobs = if args.resume {
+        // (After the store was opened: a torn tail left by a killed run is repaired.)
+        let loaded = store::load(&args.store).context("--resume: cannot read the run to resume")?;
+        for w in &loaded.warnings {
+            eprintln!("warning: {w}");
+        }
+        let r = mcubench::resume::split(&loaded.records, jobs, cfg.windows, cfg.golden_checks)
+            .with_context(|| format!("--resume: {} holds no run to resume", args.store.display()))?;
+        eprintln!(
+            "resuming run {}: {} job(s) finished and kept, {} to run again",
+            r.previous_run,
+            r.kept_jobs.len(),
+            r.rerun.len()
+        );
+        for k in &r.kept_jobs {
+            eprintln!("  kept   {k}");
+        }
+        for (j, why) in &r.rerun {
+            eprintln!("  again  {} ({why})", j.key());
+        }
+        carried = r.kept;
+        r.rerun.into_iter().map(|(j, _)| j).collect()
+    } else {
+        jobs
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let run_id = cfg.run_id.clone();
