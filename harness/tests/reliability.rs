@@ -25,6 +25,8 @@ const VICTIM: &str = "mps2-an386";
 const HEALTHY: &str = "mps2-an500";
 const GOLDEN_CHECKS: usize = 2;
 const WINDOWS: u32 = 1;
+/// Records of an earlier run put in the store before each fault test.
+const EARLIER_RECORDS: usize = 5;
 
 /// One fault test at a time (see the module comment).
 static TURN: Mutex<()> = Mutex::new(());
@@ -86,7 +88,7 @@ fn cpu_ticks(pid: u32) -> u64 {
 /// Records of an earlier run, already in the store before a faulted run starts.
 fn seed_store(path: &Path) -> Vec<ResultRecord> {
     let mut store = ResultStore::open(path).unwrap();
-    let earlier: Vec<ResultRecord> = (0..5)
+    let earlier: Vec<ResultRecord> = (0..EARLIER_RECORDS)
         .map(|i| ResultRecord {
             schema: SCHEMA_VERSION,
             run_id: "earlier".into(),
@@ -170,7 +172,12 @@ fn assert_healthy_and_nothing_lost(out: &Outcome, store_path: &Path, earlier: &[
         _ => None,
     }).collect();
     assert!(finished.contains(&(HEALTHY.to_string(), true)), "{finished:?}");
-    assert!(finished.iter().any(|(b, _)| b == VICTIM), "the victim's job never finished: {finished:?}");
+    // (A job refused before its board is started, e.g. at `firmware`, has a failure record
+    // and no JobFinished event.)
+    assert!(
+        finished.iter().any(|(b, _)| b == VICTIM) || !failures(&out.records, VICTIM).is_empty(),
+        "the victim's job neither finished nor failed: {finished:?}"
+    );
 
     let loaded = store::load(store_path).unwrap();
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
@@ -183,9 +190,9 @@ fn assert_healthy_and_nothing_lost(out: &Outcome, store_path: &Path, earlier: &[
 
 fn report(fault: &str, injected: &str, out: &Outcome, seen: &str) {
     println!(
-        "FAULT {fault}\n  injected: {injected}\n  victim {VICTIM}: {seen}\n  healthy {HEALTHY}: whole and clean; run finished in {:.1}s; store kept {} earlier + {} new records",
+        "FAULT {fault}\n  injected: {injected}\n  victim {VICTIM}: {seen}\n  healthy {HEALTHY}: whole and clean; run finished in {:.1}s; store kept the {} earlier records and all {} new ones",
         out.elapsed.as_secs_f64(),
-        5,
+        EARLIER_RECORDS,
         out.records.len()
     );
 }
@@ -264,6 +271,32 @@ async fn qemu_that_never_boots() {
     assert!(msg.contains(&format!("`<boot>`: no reply line within {boot:?}")) && msg.contains("0 line(s) received"), "{msg}");
     assert_healthy_and_nothing_lost(&out, &store_path, &earlier);
     report("qemu-never-boots", "victim's QEMU started with its CPU stopped (extra_args: [-S]): UART connected, firmware never runs", &out, &msg);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_garbage_firmware_elf() {
+    let _turn = take_turn();
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("results.jsonl");
+    let earlier = seed_store(&store_path);
+    // 4 KiB that start like an ELF and are noise after the magic.
+    let elf = dir.path().join("garbage.elf");
+    let mut bytes = b"\x7fELF".to_vec();
+    let mut x: u32 = 0x1234_5678;
+    bytes.extend((0..4092).map(|_| {
+        x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (x >> 24) as u8
+    }));
+    std::fs::write(&elf, &bytes).unwrap();
+    let yaml = boards_with_victim(|e| {
+        e.replace("    support: mps2\n", &format!("    support: mps2\n    firmware: {{ elf: '{}', framework: garbage, workload: ad01 }}\n", elf.display()))
+    });
+    let out = run_pair(&yaml, config("garbage"), &store_path, |_| {}).await;
+    let msg = one_failure(&out, "firmware");
+    assert!(msg.contains("garbage.elf is not an ELF file"), "{msg}");
+    assert!(!out.events.iter().any(|e| matches!(e, RunEvent::SessionStarted { job, .. } if job.board == VICTIM)), "QEMU was started on garbage");
+    assert_healthy_and_nothing_lost(&out, &store_path, &earlier);
+    report("garbage-firmware", "the victim's firmware (boards.yaml firmware: elf) is 4 KiB of noise after an ELF magic", &out, &msg);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
