@@ -12,6 +12,7 @@ pub mod energy;
 pub mod events;
 pub mod plan;
 pub mod protocol;
+pub mod resume;
 pub mod results;
 pub mod runner;
 pub mod session;

@@ -1,8 +1,15 @@
 //! The results store: JSON Lines, append-only, one record per line, flushed as each record
 //! arrives so that a crash or Ctrl-C never loses what was already measured.
-use std::fs::{File, OpenOptions};
+//!
+//! Concurrent runs on one store (two `mcubench run`, or a run and a `baseline save`) both go
+//! on: every append, and the repair of a torn tail, holds an exclusive advisory lock on the
+//! file (`flock`), so records of different runs interleave as whole lines, told apart by their
+//! run id. A run waits for the lock at most [`LOCK_WAIT`] (a writer holds it for one line and
+//! an fsync), then fails naming the store.
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::results::{ResultRecord, SCHEMA_VERSION};
 
@@ -20,17 +27,48 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("results store {path} stayed locked by another process for {waited:?} (another mcubench run stuck writing to it?)")]
+    Locked { path: PathBuf, waited: Duration },
     #[error("{path}:{line}: not a result record: {message}")]
     Corrupt { path: PathBuf, line: usize, message: String },
     #[error("{path}:{line}: record schema {found} is newer than this mcubench understands ({SCHEMA_VERSION}); upgrade mcubench")]
     NewerSchema { path: PathBuf, line: usize, found: u64 },
 }
 
+/// How long an append waits for another writer's lock before it fails.
+pub const LOCK_WAIT: Duration = Duration::from_secs(30);
+
 /// An open store, appending.
 pub struct ResultStore {
     path: PathBuf,
     file: File,
     repaired: Option<String>,
+    lock_wait: Duration,
+}
+
+/// Holds the store's lock until dropped.
+struct Locked<'a>(&'a File);
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+/// Takes the exclusive lock, polling so that the wait is bounded.
+fn lock<'a>(file: &'a File, path: &Path, wait: Duration) -> Result<Locked<'a>, StoreError> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Locked(file)),
+            Err(TryLockError::WouldBlock) if started.elapsed() < wait => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(TryLockError::WouldBlock) => return Err(StoreError::Locked { path: path.to_owned(), waited: started.elapsed() }),
+            Err(TryLockError::Error(source)) => return Err(StoreError::Write { path: path.to_owned(), source }),
+        }
+    }
 }
 
 impl ResultStore {
@@ -38,15 +76,24 @@ impl ResultStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
         }
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .create(true)
             .read(true)
             .append(true)
             .open(path)
             .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
-        let repaired =
-            repair_torn_tail(&mut file, path).map_err(|source| StoreError::Write { path: path.to_owned(), source })?;
-        Ok(ResultStore { path: path.to_owned(), file, repaired })
+        let repaired = {
+            let held = lock(&file, path, LOCK_WAIT)?;
+            let r = repair_torn_tail(&file, path).map_err(|source| StoreError::Write { path: path.to_owned(), source });
+            drop(held);
+            r?
+        };
+        Ok(ResultStore { path: path.to_owned(), file, repaired, lock_wait: LOCK_WAIT })
+    }
+
+    /// How long [`ResultStore::append`] waits for another writer's lock (default [`LOCK_WAIT`]).
+    pub fn set_lock_wait(&mut self, wait: Duration) {
+        self.lock_wait = wait;
     }
 
     pub fn path(&self) -> &Path {
@@ -58,13 +105,19 @@ impl ResultStore {
         self.repaired.as_deref()
     }
 
-    /// Appends one record as a single write of a whole line, then flushes it to the disk.
+    /// Appends one record as a single write of a whole line under the store's lock, then
+    /// flushes it to the disk.
     pub fn append(&mut self, record: &ResultRecord) -> Result<(), StoreError> {
         let mut line = serde_json::to_vec(record).expect("records always serialize");
         line.push(b'\n');
         let err = |source| StoreError::Write { path: self.path.clone(), source };
-        self.file.write_all(&line).map_err(err)?;
-        self.file.sync_data().map_err(|source| StoreError::Write { path: self.path.clone(), source })
+        let _held = lock(&self.file, &self.path, self.lock_wait)?;
+        // Another writer may have been killed mid-line since we opened the store.
+        if let Some(fixed) = repair_torn_tail(&self.file, &self.path).map_err(err)? {
+            self.repaired.get_or_insert(fixed);
+        }
+        (&self.file).write_all(&line).map_err(err)?;
+        self.file.sync_data().map_err(err)
     }
 }
 
@@ -72,9 +125,19 @@ impl ResultStore {
 /// the next record onto it and make that line (and so the store) unreadable, so before the first
 /// append: a tail that is a whole record gets its newline; anything else is cut off (it is the
 /// torn record that [`load`] would drop anyway).
-fn repair_torn_tail(file: &mut File, path: &Path) -> std::io::Result<Option<String>> {
+fn repair_torn_tail(mut file: &File, path: &Path) -> std::io::Result<Option<String>> {
     use std::io::{Read, Seek, SeekFrom};
     let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(None);
+    }
+    // The common case, checked on every append: the file ends with a whole line.
+    let mut last = [0u8];
+    file.seek(SeekFrom::Start(len - 1))?;
+    file.read_exact(&mut last)?;
+    if last[0] == b'\n' {
+        return Ok(None);
+    }
     // Find the last newline, reading backwards in blocks.
     let mut end = len;
     let mut last_nl = None;
@@ -114,7 +177,7 @@ fn repair_torn_tail(file: &mut File, path: &Path) -> std::io::Result<Option<Stri
     Ok(Some(format!("{}:{line}: dropped a torn last record ({} bytes) left by an interrupted run", path.display(), len - keep)))
 }
 
-fn bytecount_newlines(file: &mut File, upto: u64) -> std::io::Result<usize> {
+fn bytecount_newlines(mut file: &File, upto: u64) -> std::io::Result<usize> {
     use std::io::{Read, Seek, SeekFrom};
     file.seek(SeekFrom::Start(0))?;
     let mut n = 0;
@@ -213,6 +276,35 @@ mod tests {
         assert_eq!(loaded.records.len(), 3);
         assert_eq!(loaded.records[2], record(3.0).clone_with_time(&loaded.records[2]));
         assert!(loaded.warnings.is_empty());
+    }
+
+    #[test]
+    fn measured_values_come_back_bit_for_bit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        // Host times as the runner stores them (seen to come back one ulp off).
+        let values = [701.7604779999999, 24.672320000000003, 0.1 + 0.2, 1e-300, f64::MAX, 5e-324];
+        let mut store = ResultStore::open(&path).unwrap();
+        for v in values {
+            store.append(&record(v)).unwrap();
+        }
+        let back: Vec<f64> = load(&path).unwrap().records.iter().map(|r| r.metric().unwrap().1).collect();
+        assert_eq!(back.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), values.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        // Host times as the runner makes them (`Duration::as_secs_f64() * 1e3`), many of them.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut off = Vec::new();
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = std::time::Duration::from_nanos(x % 10_000_000_000).as_secs_f64() * 1e3;
+            let text = serde_json::to_string(&v).unwrap();
+            let back: f64 = serde_json::from_str(&text).unwrap();
+            if back.to_bits() != v.to_bits() {
+                off.push((v, text));
+            }
+        }
+        assert!(off.is_empty(), "{} of 200000 values came back changed, e.g. {:?}", off.len(), &off[..off.len().min(3)]);
     }
 
     #[test]

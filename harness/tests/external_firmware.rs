@@ -39,6 +39,7 @@ fn config(run_id: &str, golden_checks: usize) -> RunConfig {
         golden_checks,
         use_plugin: true,
         timeouts: Timeouts { job: Duration::from_secs(240), ..Timeouts::default() },
+        limits: Default::default(),
     }
 }
 

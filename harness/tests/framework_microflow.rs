@@ -38,6 +38,7 @@ async fn run(workload: &str, golden_checks: usize) -> (Vec<ResultRecord>, usize)
         // A first build compiles nalgebra, the macro crates and the model (a few minutes on
         // two cores); one kws01 inference is ~75 M instructions.
         timeouts: Timeouts { job: Duration::from_secs(300), ..Timeouts::default() },
+        limits: Default::default(),
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let task = tokio::spawn(runner::run(jobs, cfg, tx));

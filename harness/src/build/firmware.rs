@@ -124,6 +124,8 @@ pub async fn build(
     let extra = std::env::var("MCUBENCH_FIRMWARE_FEATURES").unwrap_or_default();
     let mut features = vec![format!("board-{}", board.support)];
     features.extend(framework.firmware_features.iter().map(|f| f.to_string()));
+    // The board's own features (boards.yaml `firmware_features`, validated there).
+    features.extend(board.firmware_features.iter().cloned());
     features.extend(extra.split(',').map(str::trim).filter(|f| !f.is_empty()).map(String::from));
     let feature = features.join(",");
     // TinyMaix runs its own model format: convert (errors say what TinyMaix cannot run).

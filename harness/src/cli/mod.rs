@@ -14,7 +14,7 @@ use mcubench::config::BoardsFile;
 use mcubench::events::RunEvent;
 use mcubench::plan::{self, Selection};
 use mcubench::results::ResultRecord;
-use mcubench::runner::{self, RunConfig, Timeouts};
+use mcubench::runner::{self, Limits, RunConfig, Timeouts};
 use mcubench::store::{self, ResultStore};
 
 /// Exit codes, kept stable for scripts and CI.
@@ -128,9 +128,17 @@ struct RunArgs {
     /// Count with -icount and SysTick instead of the exact QEMU plugin.
     #[arg(long)]
     no_plugin: bool,
-    /// Seconds a whole job may take before the board is stopped.
+    /// Seconds a whole job may take before the board is stopped (the run-time limit per job).
     #[arg(long, default_value_t = 300)]
     job_timeout: u64,
+    /// Longest serial line a board may send, in bytes; a longer line fails the job (stage
+    /// `limit`), naming the board and this limit.
+    #[arg(long, value_name = "BYTES", default_value_t = runner::DEFAULT_MAX_LINE_BYTES, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(16..=1 << 24))]
+    max_line_bytes: usize,
+    /// Serial output bytes one job may read from its board; a device that floods its console
+    /// fails the job (stage `limit`) instead of running until --job-timeout.
+    #[arg(long, value_name = "BYTES", default_value_t = runner::DEFAULT_MAX_OUTPUT_BYTES, value_parser = clap::value_parser!(u64).range(1024..))]
+    max_output_bytes: u64,
     /// Host seconds allowed per inference while waiting for an `infer N W` reply: the wait for
     /// each reply line is 60 s + SECONDS x (N + W). Raise it for heavy models on a slow or
     /// loaded host (and --job-timeout with it).
@@ -139,6 +147,13 @@ struct RunArgs {
     /// Print the run's records as JSON on stdout instead of the tables.
     #[arg(long)]
     json: bool,
+    /// Run again only the jobs of the last run in the store that failed (a failure record or a
+    /// failed check) or did not finish (fewer windows or golden checks than asked, or no
+    /// records at all). Give the same selection flags as that run. The jobs that finished are
+    /// kept: their records are copied into the new run (same values, times and provenance),
+    /// so the new run's table is complete.
+    #[arg(long, conflicts_with = "firmware")]
+    resume: bool,
 }
 
 #[derive(Args)]
@@ -292,6 +307,34 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
             infer_per_inference: std::time::Duration::from_secs_f64(args.infer_budget),
             ..Timeouts::default()
         },
+        limits: Limits { max_line_bytes: args.max_line_bytes, max_output_bytes: args.max_output_bytes },
+    };
+    // Judged by the settings of this run: a job stands if it has what this run would make.
+    let mut carried = Vec::new();
+    let jobs = if args.resume {
+        // (After the store was opened: a torn tail left by a killed run is repaired.)
+        let loaded = store::load(&args.store).context("--resume: cannot read the run to resume")?;
+        for w in &loaded.warnings {
+            eprintln!("warning: {w}");
+        }
+        let r = mcubench::resume::split(&loaded.records, jobs, cfg.windows, cfg.golden_checks)
+            .with_context(|| format!("--resume: {} holds no run to resume", args.store.display()))?;
+        eprintln!(
+            "resuming run {}: {} job(s) finished and kept, {} to run again",
+            r.previous_run,
+            r.kept_jobs.len(),
+            r.rerun.len()
+        );
+        for k in &r.kept_jobs {
+            eprintln!("  kept   {k}");
+        }
+        for (j, why) in &r.rerun {
+            eprintln!("  again  {} ({why})", j.key());
+        }
+        carried = r.kept;
+        r.rerun.into_iter().map(|(j, _)| j).collect()
+    } else {
+        jobs
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let run_id = cfg.run_id.clone();
@@ -304,6 +347,10 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
     let mut sink = Sink { store, console, records: Vec::new(), open_jobs: Vec::new(), store_error: None, not_measured: Vec::new() };
+    for mut r in carried {
+        r.run_id = run_id.clone();
+        sink.carry(r);
+    }
     let interrupted = rt.block_on(async {
         let run = runner::run(jobs, cfg, tx);
         tokio::pin!(run);
@@ -403,6 +450,15 @@ impl Sink {
             _ => {}
         }
         self.console.event(&ev);
+    }
+
+    /// A record of a finished job of the resumed run: stored under this run, not reported as
+    /// progress (the job does not run).
+    fn carry(&mut self, r: ResultRecord) {
+        if let Err(e) = self.store.append(&r) {
+            self.store_error.get_or_insert(e.into());
+        }
+        self.records.push(r);
     }
 
     /// Records an `interrupted` failure for every job cut short, so its cells say so.

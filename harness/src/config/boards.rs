@@ -83,10 +83,20 @@ pub struct Board {
     /// mcubench firmware built elsewhere), as `mcubench run --firmware` does.
     #[serde(default)]
     pub firmware: Option<BoardFirmware>,
+    /// Extra cargo features of `targets/firmware` for this board only (see
+    /// [`BOARD_FIRMWARE_FEATURES`]): lets a test fault one board of a run. Part of the firmware
+    /// cache key.
+    #[serde(default)]
+    pub firmware_features: Vec<String>,
     /// Free text: what the board imitates, caveats.
     #[serde(default)]
     pub notes: Option<String>,
 }
+
+/// The firmware features a board may add with `firmware_features:`: the test-only faults and
+/// the kernel choice. Board support and framework features are chosen by the harness itself.
+pub const BOARD_FIRMWARE_FEATURES: &[&str] =
+    &["test-fault-hang", "test-fault-flood", "test-fault-wrong-result", "test-fault-noisy-uart", "test-extra-work", "kernels-portable"];
 
 /// `firmware: { elf: path, framework: name, workload: id }` of a board.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -372,6 +382,17 @@ impl BoardsFile {
                     }
                 }
             }
+            for f in &board.firmware_features {
+                if !BOARD_FIRMWARE_FEATURES.contains(&f.as_str()) {
+                    return Err(invalid(
+                        "firmware_features",
+                        format!("unknown firmware feature '{f}'; a board may add: {}", BOARD_FIRMWARE_FEATURES.join(", ")),
+                    ));
+                }
+            }
+            if !board.firmware_features.is_empty() && board.firmware.is_some() {
+                return Err(invalid("firmware_features", "a board with its own prebuilt 'firmware:' is not built, so it cannot add features".into()));
+            }
             if let Some(power) = &board.power {
                 if !(power.voltage_v > 0.0) || power.active_ua_per_mhz < 0.0 || power.static_ua < 0.0 {
                     return Err(invalid("power", "voltage must be positive and currents non-negative".into()));
@@ -530,6 +551,21 @@ boards:
         assert!(e.starts_with(&format!("{p}:10: board 'm4': field 'firmware.elf'")), "{e}");
         assert!(err("{ elf: vendor.elf, framework: x, flags: -O3 }").contains("unknown field `flags`"));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn firmware_features_are_checked_naming_file_line_and_field() {
+        let with = |f: &str| GOOD.replace("    support: mps2\n", &format!("    support: mps2\n    firmware_features: {f}\n"));
+        let ok = parse(&with("[test-fault-hang, kernels-portable]")).unwrap();
+        assert_eq!(ok.boards[0].firmware_features, vec!["test-fault-hang", "kernels-portable"]);
+        assert!(parse(GOOD).unwrap().boards[0].firmware_features.is_empty());
+        let msg = parse(&with("[test-fault-hang, board-mps3-an547]")).unwrap_err().to_string();
+        assert!(
+            msg.starts_with("boards.yaml:9: board 'm4': field 'firmware_features': unknown firmware feature 'board-mps3-an547'"),
+            "{msg}"
+        );
+        assert!(msg.contains("test-fault-flood"), "the message lists what is allowed: {msg}");
+        assert!(parse(&with("test-fault-hang")).is_err(), "a list, not a string");
     }
 
     #[test]

@@ -10,9 +10,11 @@ use super::{record_with, FrameworkReport, HostInfo, ReadyJob, RunConfig};
 use crate::build::elf;
 use crate::config::BoardKind;
 use crate::events::RunEvent;
-use crate::protocol::{ClientConfig, DutClient};
+use crate::protocol::{ClientConfig, DutClient, ProtocolError};
 use crate::results::*;
+use crate::session::cap::OutputCap;
 use crate::session::qemu::{QemuLaunch, QemuSession};
+use std::sync::atomic::Ordering;
 use mcubench_workloads::workload::InputFormat;
 
 /// Makes a job's records. Every record of a job carries the framework version and flags the
@@ -104,7 +106,10 @@ pub(crate) async fn run_job(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, even
             false
         }
         Err(_) => {
-            let msg = format!("the job did not finish within {:?}; the board was stopped (raise --job-timeout)", cfg.timeouts.job);
+            let msg = format!(
+                "board {}: the job did not finish within {:?} (the run-time limit per job); the board was stopped (raise --job-timeout)",
+                r.job.board.name, cfg.timeouts.job
+            );
             rec.failure("timeout", msg);
             false
         }
@@ -135,9 +140,9 @@ impl<T, E: Into<anyhow::Error>> Stage<T> for Result<T, E> {
 
 fn split_stage(e: &anyhow::Error) -> (String, String) {
     let stage = e.downcast_ref::<StageError>().map(|s| s.stage).unwrap_or("session");
-    let marker = StageError { stage }.to_string();
+    let is_marker = |m: &str| m.starts_with("[stage: ") && m.ends_with(']');
     let mut msg: Vec<String> = Vec::new();
-    for m in e.chain().map(|c| c.to_string()).filter(|m| *m != marker) {
+    for m in e.chain().map(|c| c.to_string()).filter(|m| !is_marker(m)) {
         // Errors that print their source make the chain repeat itself; keep each text once.
         if !msg.last().is_some_and(|prev| prev.ends_with(&m)) {
             msg.push(m);
@@ -175,7 +180,24 @@ async fn measure(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &Unboun
     .await
     .stage("boot")?;
     let _ = events.send(RunEvent::SessionStarted { job: job.key(), pid: session.pid() });
+    let stream = OutputCap::new(stream, cfg.limits.max_output_bytes, &job.board.name);
+    let flooded = stream.tripped();
     let result = drive(cfg, r, &mut session, stream, &step, &emit, &on_framework).await;
+    // A broken limit is the cause, whatever command it broke.
+    let result = result.map_err(|e| {
+        let line_too_long = e.chain().any(|c| matches!(c.downcast_ref::<ProtocolError>(), Some(ProtocolError::LineTooLong { .. })));
+        if flooded.load(Ordering::SeqCst) {
+            e.context(StageError { stage: "limit" })
+        } else if line_too_long {
+            e.context(format!(
+                "board {}: a serial line was longer than the limit of {} bytes (raise --max-line-bytes)",
+                job.board.name, cfg.limits.max_line_bytes
+            ))
+            .context(StageError { stage: "limit" })
+        } else {
+            e
+        }
+    });
     let result = match result {
         Err(e) => match session.exited_within(Duration::from_millis(500)).await {
             Some(status) => Err(e.context(format!("QEMU exited ({status})"))),
@@ -191,7 +213,7 @@ async fn drive(
     cfg: &RunConfig,
     r: &ReadyJob,
     session: &mut QemuSession,
-    stream: tokio::net::TcpStream,
+    stream: OutputCap<tokio::net::TcpStream>,
     step: &(dyn Fn(String) + Sync),
     emit: &(dyn Fn(Entry) + Sync),
     on_framework: &(dyn Fn(FrameworkReport) + Sync),
@@ -202,6 +224,7 @@ async fn drive(
         line_timeout: cfg.timeouts.line,
         infer_timeout: cfg.timeouts.infer,
         boot_timeout: cfg.timeouts.boot,
+        max_line_len: cfg.limits.max_line_bytes,
         ..ClientConfig::default()
     };
     let mut dut = DutClient::new(stream, client_cfg);

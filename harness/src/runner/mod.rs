@@ -35,6 +35,28 @@ pub struct RunConfig {
     /// Load the instruction-counting plugin (else `-icount` + SysTick).
     pub use_plugin: bool,
     pub timeouts: Timeouts,
+    pub limits: Limits,
+}
+
+/// Bounds on what one job may take from its board; the run time is [`Timeouts::job`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest serial line (bytes, without the line end); longer ones fail the job
+    /// (`mcubench run --max-line-bytes`).
+    pub max_line_bytes: usize,
+    /// Serial output bytes one job may read from its board (`mcubench run --max-output-bytes`).
+    pub max_output_bytes: u64,
+}
+
+/// Defaults of [`Limits`]: far above what any firmware prints (an ic01 job prints ~50 KiB;
+/// the longest line is an output vector in hex).
+pub const DEFAULT_MAX_LINE_BYTES: usize = 4096;
+pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 16 << 20;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_line_bytes: DEFAULT_MAX_LINE_BYTES, max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -80,6 +80,7 @@ impl QemuSession {
         }
         let stderr = std::fs::File::create(&stderr_file)?;
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr).kill_on_drop(true);
+        die_with_parent(&mut cmd);
         let mut child = cmd.spawn().context("cannot start qemu-system-arm (run scripts/setup.sh)")?;
 
         let stream = tokio::select! {
@@ -166,6 +167,33 @@ impl QemuSession {
         self.child.id()
     }
 }
+
+/// `kill_on_drop` needs the harness alive to run; a SIGKILLed harness runs nothing. So the
+/// kernel kills QEMU when the harness dies (`PR_SET_PDEATHSIG`). QEMU stays in the harness's
+/// process group, so a terminal's Ctrl-C reaches it too.
+///
+/// The signal follows the thread that forked, not the process: tokio's worker threads live as
+/// long as the runtime, and a session never outlives its runtime.
+#[cfg(target_os = "linux")]
+fn die_with_parent(cmd: &mut Command) {
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: only async-signal-safe calls (prctl, getppid, raise) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The harness died between fork and prctl: the signal was missed, go now.
+            if libc::getppid() != parent {
+                libc::raise(libc::SIGKILL);
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_cmd: &mut Command) {}
 
 fn stderr_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();

@@ -14,6 +14,13 @@ impl Out {
 
     #[inline]
     pub fn byte(&mut self, b: u8) {
+        self.put(b);
+    }
+
+    #[inline(always)]
+    fn put(&mut self, b: u8) {
+        #[cfg(feature = "test-fault-noisy-uart")]
+        let Some(b) = noisy_uart(b) else { return };
         self.serial.write_byte(b);
     }
 
@@ -25,7 +32,7 @@ impl Out {
     #[inline(never)]
     pub fn bytes(&mut self, s: &[u8]) {
         for &b in s {
-            self.serial.write_byte(b);
+            self.put(b);
         }
     }
 
@@ -117,5 +124,31 @@ impl core::fmt::Write for Out {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         self.str(s);
         Ok(())
+    }
+}
+
+/// `test-fault-noisy-uart`: bytes written since boot (the boot banner and the `profile` reply
+/// get through clean, so the noise hits the measurement).
+#[cfg(feature = "test-fault-noisy-uart")]
+static mut NOISY_UART_BYTES: u32 = 0;
+
+/// `test-fault-noisy-uart`: a bad serial link after the first 1 KiB: every 97th byte arrives
+/// with bit 7 set (not UTF-8: a garbage line), every 251st is lost.
+#[cfg(feature = "test-fault-noisy-uart")]
+fn noisy_uart(b: u8) -> Option<u8> {
+    // SAFETY: single-threaded firmware; only the console writes through here.
+    let n = unsafe {
+        let c = &mut *core::ptr::addr_of_mut!(NOISY_UART_BYTES);
+        *c = c.wrapping_add(1);
+        *c
+    };
+    if n <= 1024 {
+        Some(b)
+    } else if n % 251 == 0 {
+        None
+    } else if n % 97 == 0 {
+        Some(b | 0x80)
+    } else {
+        Some(b)
     }
 }
