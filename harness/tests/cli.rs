@@ -143,3 +143,53 @@ fn ctrl_c_keeps_results_prints_partial_table_and_kills_qemu() {
         assert!(!alive(&pid), "QEMU {pid} survived the harness by more than 5 s");
     }
 }
+
+/// Ctrl-C while firmware is being built: the run stops, and no cargo, rustc or build-script
+/// process of that build survives (the harness kills the build's whole process group).
+#[test]
+fn ctrl_c_during_a_build_kills_every_build_process() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("fresh-cache");
+    let procs_of_build = || -> Vec<String> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            if !pid.chars().all(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(cache.to_str().unwrap()) && !stat.contains(") Z ") {
+                found.push(format!("{pid}: {}", String::from_utf8_lossy(&cmdline).replace('\0', " ")));
+            }
+        }
+        found
+    };
+    let mut child = mcubench()
+        .args(["run", "--board", "mps2-an386", "-w", "ad01", "--store"])
+        .arg(dir.path().join("r.jsonl"))
+        .env("MCUBENCH_CACHE", &cache)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    assert!(lines.by_ref().map_while(Result::ok).any(|l| l.contains("building ")), "no build started");
+    // Wait (bounded) until the build has compiler processes of its own.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while procs_of_build().len() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(procs_of_build().len() >= 2, "the build never got going: {:?}", procs_of_build());
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let _rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !procs_of_build().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(procs_of_build(), Vec::<String>::new(), "build processes survived the harness");
+}

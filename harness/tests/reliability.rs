@@ -114,7 +114,7 @@ struct Outcome {
 /// `on_event` may act while the run goes on (e.g. kill the victim's QEMU).
 async fn run_pair(boards_yaml: &str, cfg: RunConfig, store_path: &Path, mut on_event: impl FnMut(&RunEvent)) -> Outcome {
     let boards = BoardsFile::parse(boards_yaml, Path::new("faulted.yaml")).unwrap();
-    let sel = Selection { boards: vec![VICTIM.into(), HEALTHY.into()], ..Selection::default() };
+    let sel = Selection { boards: vec![VICTIM.into(), HEALTHY.into()], workloads: vec!["ad01".into()], ..Selection::default() };
     let jobs = plan::plan(&boards, "faulted.yaml", &sel).unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut store = ResultStore::open(store_path).unwrap();
@@ -387,7 +387,7 @@ async fn an_over_long_line_fails_the_job_naming_the_limit_and_the_board() {
     // Shorter than the boot banner's longest line.
     cfg.limits.max_line_bytes = 16;
     let boards = BoardsFile::parse(&default_boards_text(), Path::new("b.yaml")).unwrap();
-    let sel = Selection { boards: vec![VICTIM.into()], ..Selection::default() };
+    let sel = Selection { boards: vec![VICTIM.into()], workloads: vec!["ad01".into()], ..Selection::default() };
     let jobs = plan::plan(&boards, "b.yaml", &sel).unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let run = tokio::spawn(runner::run(jobs, cfg, tx));
@@ -487,7 +487,7 @@ fn mcubench_cli() -> Command {
 /// `mcubench run` on the victim and the healthy board, with `boards` as the inventory.
 fn cli_run(boards: &Path, store_path: &Path, extra: &[&str]) -> std::process::Output {
     let out = mcubench_cli()
-        .args(["run", "--board", VICTIM, "--board", HEALTHY, "--golden-checks", "2", "--windows", "1", "--runs", "2", "--warmups", "0"])
+        .args(["run", "-w", "ad01", "--board", VICTIM, "--board", HEALTHY, "--golden-checks", "2", "--windows", "1", "--runs", "2", "--warmups", "0"])
         .arg("--boards")
         .arg(boards)
         .arg("--store")
@@ -574,7 +574,7 @@ fn no_qemu_survives_a_sigkilled_harness() {
     // A long suite: many windows of many inferences on two boards.
     let store_path = dir.path().join("r.jsonl");
     let mut child = mcubench_cli()
-        .args(["run", "--board", VICTIM, "--board", HEALTHY, "--golden-checks", "0", "--windows", "200", "--runs", "50"])
+        .args(["run", "-w", "ad01", "--board", VICTIM, "--board", HEALTHY, "--golden-checks", "0", "--windows", "200", "--runs", "50"])
         .arg("--store")
         .arg(&store_path)
         .stdin(Stdio::null())

@@ -36,12 +36,36 @@ impl Paths {
 /// Runs a command to completion, returning stdout, or an error with its stderr tail.
 pub(crate) async fn run_tool(mut cmd: tokio::process::Command, what: &str) -> anyhow::Result<String> {
     use anyhow::Context;
-    cmd.stdin(std::process::Stdio::null()).kill_on_drop(true);
-    let out = cmd.output().await.with_context(|| format!("cannot start {what}"))?;
+    // The tool (cargo) leads a process group of its own, and a run that is dropped (Ctrl-C, a
+    // cancelled job) kills the whole group: killing cargo alone would leave its rustc, cc and
+    // build-script children running.
+    cmd.stdin(std::process::Stdio::null()).kill_on_drop(true).process_group(0);
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {what}"))?;
+    let mut group = ProcessGroupGuard(child.id().map(|pid| pid as i32));
+    let out = child.wait_with_output().await.with_context(|| format!("{what}: waiting for it failed"))?;
+    group.0 = None;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(25).collect::<Vec<_>>().into_iter().rev().collect();
         anyhow::bail!("{what} failed ({}):\n{}", out.status, tail.join("\n"));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Kills a process group on drop unless disarmed (`.0 = None`) once the leader was reaped.
+struct ProcessGroupGuard(Option<i32>);
+
+impl Drop for ProcessGroupGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0.filter(|&p| p > 0) {
+            // SAFETY: killpg only sends a signal; `pgid` is the group our child leads.
+            unsafe {
+                libc::killpg(pgid, libc::SIGKILL);
+            }
+        }
+    }
 }
