@@ -34,6 +34,7 @@ async fn a_framework_that_fails_to_build_does_not_stop_the_others() {
         golden_checks: 2,
         use_plugin: true,
         timeouts: Timeouts { job: Duration::from_secs(240), ..Timeouts::default() },
+        limits: Default::default(),
     };
     let jobs = plan::plan(&boards, "boards.yaml", &sel).unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
