@@ -17,7 +17,10 @@
 //!   `SXTB16` produces from four filter bytes (even bytes, then odd bytes via `ROR #8`);
 //! * for each pair of output channels the inner loop loads the four words with one `LDM`, each
 //!   filter word with one `LDR`, widens it with two `SXTB16` and does four `SMLAD`s (eight
-//!   MACs): 15 instructions per 16 MACs, unrolled twice;
+//!   MACs): 15 instructions per 16 MACs, unrolled twice (the general path);
+//! * in the common requantization mode the filter rows of a chunk of channels are widened once
+//!   into a stack buffer, and the loop is one `LDM` of the columns, one `LDM` of the two
+//!   channels and eight `SMLAD`s: 10 instructions per 16 MACs, fully unrolled;
 //! * the four accumulators start at the bias and are requantized in registers.
 //!
 //! # Requantization
@@ -25,9 +28,9 @@
 //! See [`LayerQ`]: when the layer's bounds allow it, TFLite's double-rounding
 //! `MultiplyByQuantizedMultiplier` + output offset + clamp is five instructions plus `SSAT`,
 //! exactly equal; otherwise the reference arithmetic is used.
-use super::simd::{copy_words, dup16, requant_core, requant_core_mask, ssat8, sxtab16, sxtab16_ror8};
+use super::simd::{copy_words, dup16, requant_core, requant_core_mask, ssat8, sxtab16, sxtab16_ror8, sxtb16, sxtb16_ror8};
 #[cfg(not(mcubench_dsp))]
-use super::simd::{smlad, sxtb16, sxtb16_ror8};
+use super::simd::smlad;
 use super::{portable, I32Le, OutputStage, QuantTable, Window};
 
 /// Largest im2col depth (`kh*kw*in_c`, or FC depth) the stack buffers hold; deeper layers use
@@ -37,9 +40,17 @@ pub const MAX_K: usize = 640;
 const CH_CHUNK: usize = 64;
 /// Bytes of stack for a zero-padded copy of the filter when `K % 4 != 0`.
 const PAD_FILTER_BYTES: usize = 1024;
+/// Words of stack for the int16-widened filter rows of one channel chunk (8 KiB): widened once
+/// per chunk instead of once per 2x2 block, they make the MAC loop 10 instructions per 16 MACs.
+const WIDE_FILTER_WORDS: usize = 2048;
+/// Groups of four the fully unrolled MAC body of [`conv_row_2x2_wide`] holds (`MAX_K / 4`).
+const MAX_GROUPS: usize = MAX_K / 4;
+/// Code bytes of one group of that body: two `LDM.W` and eight `SMLAD`, all 32-bit encodings.
+#[cfg(mcubench_dsp)]
+const WIDE_GROUP_BYTES: usize = 40;
 
 /// Requantization parameters of one output channel, prepared once per call. The layout is
-/// part of the `asm!` of `conv_row_2x2` (fields at byte offsets 0, 4, 8, 12; 24 bytes).
+/// part of the `asm!` of `conv_row_2x2_wide` (fields at byte offsets 0, 4, 8, 12; 24 bytes).
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
 pub struct ChanQ {
@@ -399,127 +410,106 @@ fn mac_2x2(x: &[u32], f0: &[i8], f1: &[i8], groups: usize, acc: &mut [i32; 4]) {
     }
 }
 
+/// Widens the filter rows of channels `c, c + 1` (`pairs` pairs, rows `row` bytes apart) for
+/// [`conv_row_2x2_wide`]: per pair and group of four, the words
+/// `[c(f0,f2), c(f1,f3), c+1(f0,f2), c+1(f1,f3)]`, the lane order of the im2col columns.
+fn widen_filter_pairs(filter: &[i8], row: usize, pairs: usize, dst: &mut [u32]) {
+    let groups = row / 4;
+    assert!(filter.len() >= 2 * pairs * row && dst.len() >= 4 * groups * pairs);
+    for (rows, d) in filter.chunks_exact(2 * row).zip(dst.chunks_exact_mut(4 * groups)).take(pairs) {
+        let (r0, r1) = rows.split_at(row);
+        for ((a, b), d) in r0.chunks_exact(4).zip(r1.chunks_exact(4)).zip(d.chunks_exact_mut(4)) {
+            let (a, b) = (word(a), word(b));
+            d.copy_from_slice(&[sxtb16(a), sxtb16_ror8(a), sxtb16(b), sxtb16_ror8(b)]);
+        }
+    }
+}
+
 #[cfg(mcubench_dsp)]
-/// State of [`conv_row_2x2`], read and advanced by its `asm!` (field offsets are part of it).
+/// State of [`conv_row_2x2_wide`], read and advanced by its `asm!` (field offsets are part of it).
 #[repr(C)]
-struct RowState {
+struct WideRowState {
     x: *const u32,
-    row: usize,
-    groups: usize,
+    /// Bytes of the unrolled MAC body to jump over: `(MAX_GROUPS - groups) * WIDE_GROUP_BYTES`.
+    skip: usize,
     pairs: usize,
     o0: *mut i8,
     o1: *mut i8,
     table: *const ChanQ,
-    f: *const i8,
+    wf: *const u32,
 }
 
 /// For one im2col column pair, all channel pairs `c = 0, 2, .., 2 * pairs - 2` of a chunk in
-/// [`Mode::FastSat`]: accumulators start at the bias, the 2x2 MAC loop of [`mac_2x2`], then
-/// the four results are requantized ([`requant_core`] + `SSAT`) and stored, all in registers.
-/// `filter` starts at the chunk's first row (rows `row` bytes apart), `o0`/`o1` at the
-/// chunk's first output channel of pixel A / B.
+/// [`Mode::FastSat`]: accumulators start at the bias, then the MACs with the filter already
+/// widened by [`widen_filter_pairs`] (`wf`, pairs consecutive), then the four results are
+/// requantized ([`requant_core`] + `SSAT`) and stored, all in registers. Per group one `LDM` of the column pair, one `LDM` of the channel pair and
+/// eight `SMLAD`s, 10 instructions per 16 MACs. The body is unrolled `MAX_GROUPS` times and
+/// entered `groups` groups before its end, so it has no loop counter (all 14 registers hold
+/// operands, accumulators and the two pointers).
 #[inline(never)]
-fn conv_row_2x2(x: &[u32], groups: usize, filter: &[i8], row: usize, table: &[ChanQ], o0: &mut [i8], o1: &mut [i8], pairs: usize) {
+#[allow(clippy::too_many_arguments)]
+fn conv_row_2x2_wide(x: &[u32], groups: usize, wf: &[u32], table: &[ChanQ], o0: &mut [i8], o1: &mut [i8], pairs: usize) {
     assert!(
         pairs >= 1
-            && groups >= 1
-            && row >= 4 * groups
+            && (1..=MAX_GROUPS).contains(&groups)
             && x.len() >= 4 * groups
-            && filter.len() >= 2 * pairs * row
+            && wf.len() >= 4 * groups * pairs
             && table.len() >= 2 * pairs
             && o0.len() >= 2 * pairs
             && o1.len() >= 2 * pairs
     );
     #[cfg(mcubench_dsp)]
     {
-        let mut st = RowState {
+        let mut st = WideRowState {
             x: x.as_ptr(),
-            row,
-            groups,
+            skip: (MAX_GROUPS - groups) * WIDE_GROUP_BYTES,
             pairs,
             o0: o0.as_mut_ptr(),
             o1: o1.as_mut_ptr(),
             table: table.as_ptr(),
-            f: filter.as_ptr(),
+            wf: wf.as_ptr(),
         };
-        // SAFETY: per pair the MAC loop reads `4 * groups` words of `x` and `4 * groups` bytes
-        // of two filter rows; `pairs` pairs read `2 * pairs` rows, `2 * pairs` table entries
-        // and write `2 * pairs` bytes to each output, all in bounds by the assert. r6/r7 are
+        // SAFETY: per pair the body reads `4 * groups` words of `x` and of `wf` (which
+        // advances pair by pair); `pairs` pairs read `4 * groups * pairs` words of `wf`,
+        // `2 * pairs` table entries and write `2 * pairs` bytes to each output, all in bounds
+        // by the assert. The computed branch lands on a group boundary of the unrolled body
+        // (`skip` is a multiple of its fixed group size, `groups <= MAX_GROUPS`). r6/r7 are
         // saved and restored; the stack is balanced.
         unsafe {
             super::simd::dsp_asm!(
                 "push {{r6, r7}}",
                 "push {{r0}}",
-                "ldr r1, [r0, #28]",
                 "5:",
                 "ldr r0, [sp]",
-                "ldr r3, [r0, #24]",
+                "ldr r3, [r0, #20]",
                 "ldr r8, [r3]",
                 "ldr r9, [r3, #24]",
                 "mov r10, r8",
                 "mov r11, r9",
-                "ldr r2, [r0, #4]",
-                "add r12, r1, r2",
-                "ldr lr, [r0, #8]",
+                "ldr r1, [r0, #24]",
+                "ldr r7, [r0, #4]",
                 "ldr r0, [r0]",
-                "tst lr, #1",
-                "beq 2f",
-                "ldm r0!, {{r2, r3, r4, r5}}",
-                "ldr r6, [r1], #4",
-                "sxtb16 r7, r6, ror #8",
-                "sxtb16 r6, r6",
+                "adr.w r6, 8f",
+                "add r6, r6, r7",
+                "orr r6, r6, #1",
+                "bx r6",
+                ".p2align 2",
+                "8:",
+                ".rept {maxg}",
+                "ldm.w r0!, {{r2, r3, r4, r5}}",
+                "ldm.w r1!, {{r6, r7, r12, lr}}",
                 "smlad r8, r2, r6, r8",
-                "smlad r10, r4, r6, r10",
                 "smlad r8, r3, r7, r8",
-                "smlad r10, r5, r7, r10",
-                "ldr r6, [r12], #4",
-                "sxtb16 r7, r6, ror #8",
-                "sxtb16 r6, r6",
-                "smlad r9, r2, r6, r9",
-                "smlad r11, r4, r6, r11",
-                "smlad r9, r3, r7, r9",
-                "smlad r11, r5, r7, r11",
-                "2:",
-                "lsrs lr, lr, #1",
-                "beq 4f",
-                "3:",
-                "ldm r0!, {{r2, r3, r4, r5}}",
-                "ldr r6, [r1], #4",
-                "sxtb16 r7, r6, ror #8",
-                "sxtb16 r6, r6",
-                "smlad r8, r2, r6, r8",
                 "smlad r10, r4, r6, r10",
-                "smlad r8, r3, r7, r8",
                 "smlad r10, r5, r7, r10",
-                "ldr r6, [r12], #4",
-                "sxtb16 r7, r6, ror #8",
-                "sxtb16 r6, r6",
-                "smlad r9, r2, r6, r9",
-                "smlad r11, r4, r6, r11",
-                "smlad r9, r3, r7, r9",
-                "smlad r11, r5, r7, r11",
-                "ldm r0!, {{r2, r3, r4, r5}}",
-                "ldr r6, [r1], #4",
-                "sxtb16 r7, r6, ror #8",
-                "sxtb16 r6, r6",
-                "smlad r8, r2, r6, r8",
-                "smlad r10, r4, r6, r10",
-                "smlad r8, r3, r7, r8",
-                "smlad r10, r5, r7, r10",
-                "ldr r6, [r12], #4",
-                "sxtb16 r7, r6, ror #8",
-                "sxtb16 r6, r6",
-                "smlad r9, r2, r6, r9",
-                "smlad r11, r4, r6, r11",
-                "smlad r9, r3, r7, r9",
-                "smlad r11, r5, r7, r11",
-                "subs lr, lr, #1",
-                "bne 3b",
-                "4:",
-                // r12 = end of row c+1 = row c+2; r1 = end of row c = start of row c+1.
-                "mov r1, r12",
+                "smlad r9, r2, r12, r9",
+                "smlad r9, r3, lr, r9",
+                "smlad r11, r4, r12, r11",
+                "smlad r11, r5, lr, r11",
+                ".endr",
                 "ldr r0, [sp]",
-                "ldr r3, [r0, #24]",
+                "str r1, [r0, #24]",
+                "ldr r3, [r0, #20]",
                 // channel c: (bias, m, e, hb) -> r4..r7
                 "ldm r3!, {{r4, r5, r6, r7}}",
                 "add r3, r3, #8",
@@ -538,7 +528,7 @@ fn conv_row_2x2(x: &[u32], groups: usize, filter: &[i8], row: usize, table: &[Ch
                 // channel c + 1
                 "ldm r3!, {{r4, r5, r6, r7}}",
                 "add r3, r3, #8",
-                "str r3, [r0, #24]",
+                "str r3, [r0, #20]",
                 "lsl r4, r9, #1",
                 "smmulr r4, r4, r5",
                 "add r8, r4, r7",
@@ -551,21 +541,22 @@ fn conv_row_2x2(x: &[u32], groups: usize, filter: &[i8], row: usize, table: &[Ch
                 "add r10, r10, r4, asr #31",
                 "asr r10, r10, r6",
                 "ssat r10, #8, r10",
-                "ldr r4, [r0, #16]",
-                "ldr r5, [r0, #20]",
+                "ldr r4, [r0, #12]",
+                "ldr r5, [r0, #16]",
                 "strb r2, [r4], #1",
                 "strb r8, [r4], #1",
                 "strb r12, [r5], #1",
                 "strb r10, [r5], #1",
-                "str r4, [r0, #16]",
-                "str r5, [r0, #20]",
-                "ldr r4, [r0, #12]",
-                "subs r4, r4, #1",
                 "str r4, [r0, #12]",
+                "str r5, [r0, #16]",
+                "ldr r4, [r0, #8]",
+                "subs r4, r4, #1",
+                "str r4, [r0, #8]",
                 "bne 5b",
                 "pop {{r0}}",
                 "pop {{r6, r7}}",
-                inout("r0") &mut st as *mut RowState => _,
+                maxg = const MAX_GROUPS,
+                inout("r0") &mut st as *mut WideRowState => _,
                 out("r1") _,
                 out("r2") _,
                 out("r3") _,
@@ -583,15 +574,19 @@ fn conv_row_2x2(x: &[u32], groups: usize, filter: &[i8], row: usize, table: &[Ch
     #[cfg(not(mcubench_dsp))]
     {
         let st = OutputStage { output_offset: 0, act_min: -128, act_max: 127 };
-        for p in 0..pairs {
+        for (p, wp) in wf.chunks_exact(4 * groups).take(pairs).enumerate() {
             let (c, q0, q1) = (2 * p, &table[2 * p], &table[2 * p + 1]);
-            let mut acc = [q0.bias, q1.bias, q0.bias, q1.bias];
-            let f = &filter[c * row..(c + 2) * row];
-            mac_2x2(x, &f[..row], &f[row..], groups, &mut acc);
-            o0[c] = requant::<FAST_SAT>(acc[0], q0, &st);
-            o0[c + 1] = requant::<FAST_SAT>(acc[1], q1, &st);
-            o1[c] = requant::<FAST_SAT>(acc[2], q0, &st);
-            o1[c + 1] = requant::<FAST_SAT>(acc[3], q1, &st);
+            let [mut a00, mut a01, mut a10, mut a11] = [q0.bias, q1.bias, q0.bias, q1.bias];
+            for (xs, ws) in x.chunks_exact(4).zip(wp.chunks_exact(4)).take(groups) {
+                a00 = smlad(xs[1], ws[1], smlad(xs[0], ws[0], a00));
+                a10 = smlad(xs[3], ws[1], smlad(xs[2], ws[0], a10));
+                a01 = smlad(xs[1], ws[3], smlad(xs[0], ws[2], a01));
+                a11 = smlad(xs[3], ws[3], smlad(xs[2], ws[2], a11));
+            }
+            o0[c] = requant::<FAST_SAT>(a00, q0, &st);
+            o0[c + 1] = requant::<FAST_SAT>(a01, q1, &st);
+            o1[c] = requant::<FAST_SAT>(a10, q0, &st);
+            o1[c + 1] = requant::<FAST_SAT>(a11, q1, &st);
         }
     }
 }
@@ -882,12 +877,20 @@ fn conv_core<const M: u8>(w: &Window, input: &[i8], input_offset: i32, filter: &
             fill_column_any(w, input, input_offset, b, oy, ox, dst, stride, stage_buf);
         }
     };
+    // In the fast mode the filter rows of a chunk are widened once (see `WIDE_FILTER_WORDS`),
+    // so a chunk holds as many channels as that buffer does.
+    let wide = M == FAST_SAT;
+    let mut wbuf = [0u32; WIDE_FILTER_WORDS];
+    let chunk = if wide { CH_CHUNK.min(WIDE_FILTER_WORDS / (row / 2)) & !1 } else { CH_CHUNK };
     let mut c0 = 0;
     while c0 < oc {
-        let nc = CH_CHUNK.min(oc - c0);
+        let nc = chunk.min(oc - c0);
         let table = &mut table[..nc];
         lq.fill(c0, 0, table);
         let frows = &filter[c0 * row..(c0 + nc) * row];
+        if wide && nc >= 2 {
+            widen_filter_pairs(frows, row, nc / 2, &mut wbuf);
+        }
         let mut p = 0;
         while p + 2 <= npix {
             let xb = &mut buf[..groups * 4];
@@ -896,8 +899,8 @@ fn conv_core<const M: u8>(w: &Window, input: &[i8], input_offset: i32, filter: &
             let (o0, o1) = output[p * oc + c0..].split_at_mut(oc);
             let (o0, o1) = (&mut o0[..nc], &mut o1[..nc]);
             let mut c = 0;
-            if M == FAST_SAT && nc >= 2 {
-                conv_row_2x2(xb, groups, frows, row, table, o0, o1, nc / 2);
+            if wide && nc >= 2 {
+                conv_row_2x2_wide(xb, groups, &wbuf, table, o0, o1, nc / 2);
                 c = nc & !1;
             }
             while c + 2 <= nc {
