@@ -28,9 +28,9 @@
 //! See [`LayerQ`]: when the layer's bounds allow it, TFLite's double-rounding
 //! `MultiplyByQuantizedMultiplier` + output offset + clamp is five instructions plus `SSAT`,
 //! exactly equal; otherwise the reference arithmetic is used.
-use super::simd::{copy_words, dup16, requant_core, requant_core_mask, ssat8, sxtab16, sxtab16_ror8, sxtb16, sxtb16_ror8};
+use super::simd::{copy_words, dup16, requant_core, requant_core_mask, ssat8, sxtab16, sxtab16_ror8};
 #[cfg(not(mcubench_dsp))]
-use super::simd::smlad;
+use super::simd::{smlad, sxtb16, sxtb16_ror8};
 use super::{portable, I32Le, OutputStage, QuantTable, Window};
 
 /// Largest im2col depth (`kh*kw*in_c`, or FC depth) the stack buffers hold; deeper layers use
@@ -417,10 +417,39 @@ fn widen_filter_pairs(filter: &[i8], row: usize, pairs: usize, dst: &mut [u32]) 
     let groups = row / 4;
     assert!(filter.len() >= 2 * pairs * row && dst.len() >= 4 * groups * pairs);
     for (rows, d) in filter.chunks_exact(2 * row).zip(dst.chunks_exact_mut(4 * groups)).take(pairs) {
-        let (r0, r1) = rows.split_at(row);
-        for ((a, b), d) in r0.chunks_exact(4).zip(r1.chunks_exact(4)).zip(d.chunks_exact_mut(4)) {
-            let (a, b) = (word(a), word(b));
-            d.copy_from_slice(&[sxtb16(a), sxtb16_ror8(a), sxtb16(b), sxtb16_ror8(b)]);
+        #[cfg(mcubench_dsp)]
+        // SAFETY: reads `4 * groups <= row` bytes of each of the pair's two rows and writes
+        // `4 * groups` words of `d`, in bounds by the chunking; `d` is word aligned.
+        unsafe {
+            super::simd::dsp_asm!(
+                "2:",
+                "ldr r2, [{a}], #4",
+                "ldr r4, [{b}], #4",
+                "sxtb16 r3, r2, ror #8",
+                "sxtb16 r2, r2",
+                "sxtb16 r5, r4, ror #8",
+                "sxtb16 r4, r4",
+                "stm {d}!, {{r2, r3, r4, r5}}",
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                a = inout(reg) rows.as_ptr() => _,
+                b = inout(reg) rows.as_ptr().add(row) => _,
+                d = inout(reg) d.as_mut_ptr() => _,
+                n = inout(reg) groups => _,
+                out("r2") _,
+                out("r3") _,
+                out("r4") _,
+                out("r5") _,
+                options(nostack)
+            );
+        }
+        #[cfg(not(mcubench_dsp))]
+        {
+            let (r0, r1) = rows.split_at(row);
+            for ((a, b), d) in r0.chunks_exact(4).zip(r1.chunks_exact(4)).zip(d.chunks_exact_mut(4)) {
+                let (a, b) = (word(a), word(b));
+                d.copy_from_slice(&[sxtb16(a), sxtb16_ror8(a), sxtb16(b), sxtb16_ror8(b)]);
+            }
         }
     }
 }
@@ -661,6 +690,45 @@ fn widen(off2: u32, w: u32) -> (u32, u32) {
 // ---------------------------------------------------------------------------------------
 // im2col.
 
+/// Widens `groups` words of `src` (plus the offset) into `dst`: group `g` goes to words
+/// `STRIDE * g` and `STRIDE * g + 1` (`STRIDE` 2 for a single column, 4 for a column pair).
+/// Six instructions per group on the device (`LDR`, two `SXTAB16`, `STRD`, the loop).
+#[inline(always)]
+fn widen_run<const STRIDE: usize>(src: &[i8], groups: usize, off2: u32, dst: &mut [u32]) {
+    assert!(groups >= 1 && src.len() >= 4 * groups && dst.len() >= STRIDE * (groups - 1) + 2);
+    #[cfg(mcubench_dsp)]
+    // SAFETY: reads `4 * groups` bytes of `src` (unaligned word loads are allowed for normal
+    // memory on these cores) and writes words `STRIDE * g` and `STRIDE * g + 1` of `dst` for
+    // `g < groups`, all in bounds by the assert; `dst` is word aligned (a `u32` slice).
+    unsafe {
+        super::simd::dsp_asm!(
+            "2:",
+            "ldr {t}, [{s}], #4",
+            "sxtab16 {e}, {off}, {t}",
+            "sxtab16 {o}, {off}, {t}, ror #8",
+            "strd {e}, {o}, [{d}], #{step}",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            s = inout(reg) src.as_ptr() => _,
+            d = inout(reg) dst.as_mut_ptr() => _,
+            n = inout(reg) groups => _,
+            off = in(reg) off2,
+            t = out(reg) _,
+            e = out(reg) _,
+            o = out(reg) _,
+            step = const 4 * STRIDE,
+            options(nostack)
+        );
+    }
+    #[cfg(not(mcubench_dsp))]
+    for (g, s) in src.chunks_exact(4).take(groups).enumerate() {
+        let (e, o) = widen(off2, word(s));
+        dst[STRIDE * g] = e;
+        dst[STRIDE * g + 1] = o;
+    }
+}
+
+
 /// Writes the im2col column of output pixel `(b, oy, ox)` into `dst`: group `g` goes to words
 /// `dst[g * stride]` and `dst[g * stride + 1]`. `in_c % 4 == 0`.
 #[inline(always)]
@@ -670,7 +738,7 @@ fn fill_column_c4(w: &Window, input: &[i8], off2: u32, b: usize, oy: usize, ox: 
     let groups_per_tap = in_c / 4;
     let in_y0 = (oy * w.stride_h) as isize - w.pad_h as isize;
     let in_x0 = (ox * w.stride_w) as isize - w.pad_w as isize;
-    let mut out = dst.chunks_mut(stride);
+    let mut first = 0;
     for fy in 0..w.filter_h {
         let iy = in_y0 + (w.dilation_h * fy) as isize;
         let row_ok = iy >= 0 && iy < w.in_h as isize;
@@ -679,17 +747,17 @@ fn fill_column_c4(w: &Window, input: &[i8], off2: u32, b: usize, oy: usize, ox: 
             if row_ok && ix >= 0 && ix < w.in_w as isize {
                 let base = ((b * w.in_h + iy as usize) * w.in_w + ix as usize) * in_c;
                 let src = &input[base..base + in_c];
-                for (s, d) in src.chunks_exact(4).zip(&mut out) {
-                    let (e, o) = widen(off2, word(s));
-                    d[0] = e;
-                    d[1] = o;
+                match stride {
+                    4 => widen_run::<4>(src, groups_per_tap, off2, &mut dst[first..]),
+                    _ => widen_run::<2>(src, groups_per_tap, off2, &mut dst[first..]),
                 }
             } else {
-                for d in (&mut out).take(groups_per_tap) {
+                for d in dst[first..].chunks_mut(stride).take(groups_per_tap) {
                     d[0] = 0;
                     d[1] = 0;
                 }
             }
+            first += groups_per_tap * stride;
         }
     }
 }
@@ -867,7 +935,19 @@ fn conv_core<const M: u8>(w: &Window, input: &[i8], input_offset: i32, filter: &
     let mut stage_buf: Stage = [0; MAX_K + 4];
     let mut table = [ChanQ::default(); CH_CHUNK];
     let st = lq.stage;
+    // 1x1, stride 1, no padding: output pixel `p`'s column is input pixel `p`, as is.
+    let pointwise = c4
+        && (w.filter_h, w.filter_w, w.stride_h, w.stride_w, w.pad_h, w.pad_w) == (1, 1, 1, 1, 0, 0)
+        && (w.in_h, w.in_w) == (w.out_h, w.out_w);
     let fill = |p: usize, dst: &mut [u32], stride: usize, stage_buf: &mut Stage| {
+        if pointwise {
+            let src = &input[p * w.in_c..(p + 1) * w.in_c];
+            match stride {
+                4 => widen_run::<4>(src, groups, off2, dst),
+                _ => widen_run::<2>(src, groups, off2, dst),
+            }
+            return;
+        }
         let ox = p % w.out_w;
         let t = p / w.out_w;
         let (oy, b) = (t % w.out_h, t / w.out_h);
