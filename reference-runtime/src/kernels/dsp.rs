@@ -866,7 +866,10 @@ pub fn conv2d(
         && w.out_c > 0
         && groups * 4 <= MAX_K
         && (-32640..=32640).contains(&input_offset)
-        && (k % 4 == 0 || w.out_c * groups * 4 <= PAD_FILTER_BYTES);
+        && (k % 4 == 0 || w.out_c * groups * 4 <= PAD_FILTER_BYTES)
+        // Without `in_c % 4 == 0` the im2col pads with the zero point as an int8 byte (an
+        // offset of -128, zero point 128, is not an int8 model's but the kernels take it).
+        && (w.in_c % 4 == 0 || (-128..=127).contains(&-input_offset));
     if !supported {
         return portable::conv2d(w, input, input_offset, filter, filter_in_c, bias, quant, stage, output);
     }
@@ -1185,6 +1188,17 @@ fn dw_core<const M: u8>(w: &Window, input: &[i8], input_offset: i32, filter: &[i
         && (-128..=127).contains(&-input_offset)
         && 3 * strip_width * c <= DW_STRIP_BYTES
     {
+        if M == FAST_SAT
+            && c % 4 == 0
+            && c <= DW_MAX_C
+            && (w.stride_h, w.stride_w) == (1, 1)
+            // Narrower rows pay more per-channel overhead than the strip kernel (3x3x256:
+            // 175k instructions against 136k).
+            && (4..=DW_PLANAR_MAX_W).contains(&w.out_w)
+            && 3 * c * (2 * w.out_w.div_ceil(2) + 2) * 2 <= DW_PLANAR_BYTES
+        {
+            return dw_planar_3x3_s1(w, input, input_offset, filter, lq, output);
+        }
         if M == FAST_SAT && c % 4 == 0 && c <= DW_MAX_C {
             return dw_strip_3x3_fastsat(w, input, input_offset, filter, lq, output);
         }
@@ -1549,6 +1563,309 @@ fn dw_strip_3x3_fastsat(w: &Window, input: &[i8], input_offset: i32, filter: &[i
                         out_px.as_mut_ptr(),
                         c / 4,
                     );
+                }
+            }
+        }
+    }
+}
+
+/// Bytes of stack for the three channel-planar int16 input rows of [`dw_planar_3x3_s1`].
+const DW_PLANAR_BYTES: usize = 10240;
+/// Widest output row [`dw_planar_3x3_s1`] takes (its int32 accumulator row is on the stack).
+const DW_PLANAR_MAX_W: usize = 128;
+
+/// One channel of [`dw_planar_3x3_s1`]: its nine taps packed for `SMLAD`/`SMLAxy` and its
+/// requantization. The layout is part of the `asm!` of [`dw_planar_channel`].
+#[derive(Clone, Copy, Default)]
+#[repr(C)]
+struct DwPlanarQ {
+    /// `[w(r,0), w(r,1)]` for rows 0, 1, 2: the two left taps of each filter row.
+    w01: [u32; 3],
+    /// `[w(0,2), w(1,2)]`, the right taps of rows 0 and 1.
+    w2_01: u32,
+    /// `[w(2,2), 0]`.
+    w2_2: u32,
+    bias: i32,
+    mult: i32,
+    e: i32,
+    hb: i32,
+}
+
+#[cfg(mcubench_dsp)]
+/// Arguments of [`dw_planar_channel`]'s `asm!` (field offsets are part of it).
+#[repr(C)]
+struct DwPlanarJob {
+    rows: [*const i16; 3],
+    q: *const DwPlanarQ,
+    acc: *mut i32,
+    pairs: usize,
+    out: *mut i8,
+    c: usize,
+    out_w: usize,
+}
+
+/// One channel of one output row of [`dw_planar_3x3_s1`]: `rows` are the channel's three
+/// offset-added int16 input rows (padding columns 0), `2 * pairs >= out_w` outputs are
+/// accumulated two at a time into `acc` (per pair and filter row one aligned `LDR` of the
+/// left taps of output 0, one unaligned of output 1's, one of both right taps: 3 loads and
+/// 4 MACs for 6 MACs), then `out_w` of them are requantized and stored `c` bytes apart.
+///
+/// # Safety
+/// Each row must hold `2 * pairs + 2` values, `acc` take `2 * pairs` values and
+/// `out + (out_w - 1) * c` be writable; `1 <= out_w <= 2 * pairs`.
+#[inline(always)]
+unsafe fn dw_planar_channel(rows: [*const i16; 3], q: &DwPlanarQ, acc: *mut i32, pairs: usize, out: *mut i8, c: usize, out_w: usize) {
+    #[cfg(mcubench_dsp)]
+    {
+        let job = DwPlanarJob { rows, q, acc, pairs, out, c, out_w };
+        // SAFETY: by the caller; r6/r7 and the job pointer are pushed and popped, so the
+        // stack is balanced.
+        unsafe {
+            super::simd::dsp_asm!(
+                "push {{r6, r7}}",
+                "push {{r0}}",
+                "ldr r3, [r0, #12]",
+                "ldm r3, {{r4, r5, r6, r7, r8, r12}}",
+                "ldr r11, [r0, #16]",
+                "ldr lr, [r0, #20]",
+                "ldm r0, {{r0, r1, r2}}",
+                "2:",
+                "mov r9, r12",
+                "mov r10, r12",
+                "ldr r3, [r0], #4",
+                "smlad r9, r3, r4, r9",
+                "ldr r3, [r0, #-2]",
+                "smlad r10, r3, r4, r10",
+                "ldr r3, [r0]",
+                "smlabb r9, r3, r7, r9",
+                "smlatb r10, r3, r7, r10",
+                "ldr r3, [r1], #4",
+                "smlad r9, r3, r5, r9",
+                "ldr r3, [r1, #-2]",
+                "smlad r10, r3, r5, r10",
+                "ldr r3, [r1]",
+                "smlabt r9, r3, r7, r9",
+                "smlatt r10, r3, r7, r10",
+                "ldr r3, [r2], #4",
+                "smlad r9, r3, r6, r9",
+                "ldr r3, [r2, #-2]",
+                "smlad r10, r3, r6, r10",
+                "ldr r3, [r2]",
+                "smlabb r9, r3, r8, r9",
+                "smlatb r10, r3, r8, r10",
+                "strd r9, r10, [r11], #8",
+                "subs lr, lr, #1",
+                "bne 2b",
+                // Requantize: (mult, e, hb) -> r4, r5, r6; two outputs per iteration.
+                "ldr r0, [sp]",
+                "ldr r3, [r0, #12]",
+                "add r3, r3, #24",
+                "ldm r3, {{r4, r5, r6}}",
+                "ldr r11, [r0, #16]",
+                "ldr r1, [r0, #24]",
+                "ldr r12, [r0, #28]",
+                "ldr lr, [r0, #32]",
+                "lsrs lr, lr, #1",
+                "beq 4f",
+                "3:",
+                "ldrd r2, r3, [r11], #8",
+                "lsl r2, r2, #1",
+                "smmulr r2, r2, r4",
+                "add r7, r2, r6",
+                "add r7, r7, r2, asr #31",
+                "asr r7, r7, r5",
+                "ssat r7, #8, r7",
+                "lsl r3, r3, #1",
+                "smmulr r3, r3, r4",
+                "add r8, r3, r6",
+                "add r8, r8, r3, asr #31",
+                "asr r8, r8, r5",
+                "ssat r8, #8, r8",
+                "strb r7, [r1]",
+                "strb r8, [r1, r12]",
+                "add r1, r1, r12, lsl #1",
+                "subs lr, lr, #1",
+                "bne 3b",
+                "4:",
+                "ldr r0, [sp]",
+                "ldr lr, [r0, #32]",
+                "tst lr, #1",
+                "beq 5f",
+                "ldr r2, [r11]",
+                "lsl r2, r2, #1",
+                "smmulr r2, r2, r4",
+                "add r7, r2, r6",
+                "add r7, r7, r2, asr #31",
+                "asr r7, r7, r5",
+                "ssat r7, #8, r7",
+                "strb r7, [r1]",
+                "5:",
+                "pop {{r0}}",
+                "pop {{r6, r7}}",
+                inout("r0") &job as *const DwPlanarJob => _,
+                out("r1") _,
+                out("r2") _,
+                out("r3") _,
+                out("r4") _,
+                out("r5") _,
+                out("r8") _,
+                out("r9") _,
+                out("r10") _,
+                out("r11") _,
+                out("r12") _,
+                out("lr") _,
+            );
+        }
+    }
+    #[cfg(not(mcubench_dsp))]
+    // SAFETY: by the caller.
+    unsafe {
+        let lo = |v: u32| v as u16 as i16 as i32;
+        let hi = |v: u32| (v >> 16) as u16 as i16 as i32;
+        for p in 0..2 * pairs {
+            let mut a = q.bias;
+            for (r, row) in rows.iter().enumerate() {
+                let x = |j: usize| *row.add(p + j) as i32;
+                let right = match r {
+                    0 => lo(q.w2_01),
+                    1 => hi(q.w2_01),
+                    _ => lo(q.w2_2),
+                };
+                a = a
+                    .wrapping_add(x(0) * lo(q.w01[r]))
+                    .wrapping_add(x(1) * hi(q.w01[r]))
+                    .wrapping_add(x(2) * right);
+            }
+            *acc.add(p) = a;
+        }
+        for p in 0..out_w {
+            *out.add(p * c) = ssat8(requant_core(*acc.add(p), q.mult, q.hb, q.e)) as i8;
+        }
+    }
+}
+
+/// Channels `4g .. 4g + 4` of `n` input pixels (`src`, pixels `c` bytes apart) into four
+/// int16 planes (`dst`, planes `pw` values apart), plus the input offset: one word load, two
+/// `SXTAB16` and four `STRH` per pixel.
+#[inline(always)]
+fn transpose_group(src: &[i8], n: usize, c: usize, off2: u32, dst: &mut [i16], pw: usize) {
+    assert!(n >= 1 && src.len() >= (n - 1) * c + 4 && dst.len() >= 3 * pw + n);
+    #[cfg(mcubench_dsp)]
+    // SAFETY: reads 4 bytes at `src + k * c` and writes `dst[k + i * pw]` for `k < n`,
+    // `i < 4`, in bounds by the assert.
+    unsafe {
+        super::simd::dsp_asm!(
+            "2:",
+            "ldr {t}, [{s}]",
+            "add {s}, {s}, {c}",
+            "sxtab16 {e}, {off}, {t}",
+            "sxtab16 {o}, {off}, {t}, ror #8",
+            "strh {o}, [{p}, {pw1}]",
+            "lsr {t}, {e}, #16",
+            "strh {t}, [{p}, {pw2}]",
+            "lsr {t}, {o}, #16",
+            "strh {t}, [{p}, {pw3}]",
+            "strh {e}, [{p}], #2",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            s = inout(reg) src.as_ptr() => _,
+            p = inout(reg) dst.as_mut_ptr() => _,
+            n = inout(reg) n => _,
+            c = in(reg) c,
+            off = in(reg) off2,
+            pw1 = in(reg) 2 * pw,
+            pw2 = in(reg) 4 * pw,
+            pw3 = in(reg) 6 * pw,
+            t = out(reg) _,
+            e = out(reg) _,
+            o = out(reg) _,
+            options(nostack)
+        );
+    }
+    #[cfg(not(mcubench_dsp))]
+    for k in 0..n {
+        let (e, o) = widen(off2, word(&src[k * c..k * c + 4]));
+        dst[k] = e as i16;
+        dst[k + pw] = o as i16;
+        dst[k + 2 * pw] = (e >> 16) as i16;
+        dst[k + 3 * pw] = (o >> 16) as i16;
+    }
+}
+
+/// 3x3 DEPTHWISE_CONV_2D, stride 1, dilation 1, in [`Mode::FastSat`], channel-planar: the
+/// three input rows an output row reads are kept as int16 planes, one per channel
+/// (`x + input_offset`, padding columns and rows 0), in a ring of three slots so every input
+/// row is converted once. Each channel's taps stay in registers while its output row is
+/// computed ([`dw_planar_channel`]). Needs `c % 4 == 0`, `c <= DW_MAX_C`,
+/// `out_w <= DW_PLANAR_MAX_W` and the planes within `DW_PLANAR_BYTES`.
+#[inline(never)]
+fn dw_planar_3x3_s1(w: &Window, input: &[i8], input_offset: i32, filter: &[i8], lq: &LayerQ<'_>, output: &mut [i8]) {
+    let c = w.in_c;
+    let pairs = w.out_w.div_ceil(2);
+    // Plane width: the `2 * pairs` outputs read columns `0 .. 2 * pairs + 2`.
+    let pw = 2 * pairs + 2;
+    let mut planes = [0i16; DW_PLANAR_BYTES / 2];
+    let planes = &mut planes[..3 * c * pw];
+    let mut acc = [0i32; DW_PLANAR_MAX_W + 1];
+    let off2 = dup16(input_offset);
+    let filter = &filter[..9 * c];
+    let mut table = [DwPlanarQ::default(); DW_MAX_C];
+    let table = &mut table[..c];
+    let pack = |a: i8, b: i8| (a as i16 as u16 as u32) | ((b as i16 as u16 as u32) << 16);
+    for (ch, t) in table.iter_mut().enumerate() {
+        let f = |r: usize, k: usize| filter[(3 * r + k) * c + ch];
+        let q = lq.chan(ch, 0);
+        *t = DwPlanarQ {
+            w01: [pack(f(0, 0), f(0, 1)), pack(f(1, 0), f(1, 1)), pack(f(2, 0), f(2, 1))],
+            w2_01: pack(f(0, 2), f(1, 2)),
+            w2_2: pack(f(2, 2), 0),
+            bias: q.bias,
+            mult: q.mult,
+            e: q.shift,
+            hb: q.hb,
+        };
+    }
+    // Input columns [0, in_w) land in plane columns [pad_w, pad_w + in_w) (clipped).
+    let (j0, j1) = (w.pad_w.min(pw), (w.pad_w + w.in_w).min(pw));
+    for b in 0..w.batches {
+        // Which input row each ring slot holds (`None`: not filled for this batch yet).
+        let mut held: [Option<isize>; 3] = [None; 3];
+        for oy in 0..w.out_h {
+            let iy0 = oy as isize - w.pad_h as isize;
+            let mut slots = [0usize; 3];
+            for (r, slot) in slots.iter_mut().enumerate() {
+                let iy = iy0 + r as isize;
+                let s = iy.rem_euclid(3) as usize;
+                *slot = s;
+                if held[s] == Some(iy) {
+                    continue;
+                }
+                held[s] = Some(iy);
+                let dst = &mut planes[s * c * pw..(s + 1) * c * pw];
+                // Padding columns are never written, so they stay 0 from the start; a padding
+                // row clears the whole slot.
+                if iy < 0 || iy >= w.in_h as isize || j0 >= j1 {
+                    dst.fill(0);
+                    continue;
+                }
+                let row = &input[(b * w.in_h + iy as usize) * w.in_w * c..][..(j1 - j0) * c];
+                for g in 0..c / 4 {
+                    transpose_group(&row[4 * g..], j1 - j0, c, off2, &mut dst[4 * g * pw + j0..], pw);
+                }
+            }
+            let out_row = ((b * w.out_h + oy) * w.out_w) * c;
+            let out_row = &mut output[out_row..out_row + w.out_w * c];
+            let mut rows = slots.map(|s| planes[s * c * pw..].as_ptr());
+            let mut out = out_row.as_mut_ptr();
+            for q in table.iter() {
+                // SAFETY: channel `ch`'s rows start at `(slot * c + ch) * pw` and hold `pw =
+                // 2 * pairs + 2` values (the last plane ends the buffer); `acc` holds
+                // `DW_PLANAR_MAX_W + 1 >= 2 * pairs` values; the last byte written is
+                // `out_row[(out_w - 1) * c + ch]`.
+                unsafe {
+                    dw_planar_channel(rows, q, acc.as_mut_ptr(), pairs, out, c, w.out_w);
+                    rows = rows.map(|r| r.add(pw));
+                    out = out.add(1);
                 }
             }
         }
