@@ -245,3 +245,60 @@ fn conv_fixup_channel_matches_reference() {
     let ch2: Vec<i8> = a.iter().skip(2).step_by(16).copied().collect();
     assert!(ch2.iter().any(|&v| v != ch2[0]), "channel 2 is constant: {ch2:?}");
 }
+
+/// The shapes the DSP kernels special-case: pointwise 1x1 convolutions (K = 8 is its own
+/// pixel-stationary kernel) in the fast requantization mode (full int8 output range), and
+/// depthwise 3x3 stride 1 rows wide enough for the channel-planar kernel.
+#[test]
+fn special_cased_shapes_match_reference() {
+    let mut r = Rng(9);
+    let full = OutputStage { output_offset: 0, act_min: -128, act_max: 127 };
+    for i in 0..300 {
+        let depthwise = i % 2 == 1;
+        let c = if depthwise { 4 * r.range(1, 40) } else { 8 };
+        let out_c = if depthwise { c } else { r.range(1, 65) };
+        let (h, wd) = (r.range(1, 7), r.range(1, 14));
+        let (k, pad) = if depthwise { (3, 1) } else { (1, 0) };
+        let w = Window {
+            batches: r.range(1, 3),
+            in_h: h,
+            in_w: wd,
+            in_c: c,
+            out_h: h,
+            out_w: wd,
+            out_c,
+            filter_h: k,
+            filter_w: k,
+            stride_h: 1,
+            stride_w: 1,
+            dilation_h: 1,
+            dilation_w: 1,
+            pad_h: pad,
+            pad_w: pad,
+        };
+        let input = r.i8s(w.batches * h * wd * c);
+        let filter = r.i8s(out_c * k * k * if depthwise { 1 } else { c });
+        // Small biases and multipliers below 2^31 with shifts -1..-12: the fast mode.
+        let bias: Vec<u8> = (0..out_c).flat_map(|_| ((r.next() % 20001) as i32 - 10000).to_le_bytes()).collect();
+        let q: Vec<u8> = (0..out_c)
+            .flat_map(|_| {
+                let m = (1i32 << 30) + (r.next() % (1 << 30)) as i32;
+                let s = -((r.next() % 12) as i32) - 1;
+                m.to_le_bytes().into_iter().chain(s.to_le_bytes())
+            })
+            .collect();
+        let st = OutputStage { output_offset: (r.next() % 256) as i32 - 128, ..full };
+        let io = (r.next() % 256) as i32 - 127;
+        let n = w.batches * h * wd * out_c;
+        let (mut a, mut c2) = (vec![0i8; n], vec![0i8; n]);
+        let bv = Some(I32Le::new(&bias));
+        if depthwise {
+            refk::depthwise_conv2d(&w, 1, &input, io, &filter, bv, QuantTable::new(&q), st, &mut a);
+            dsp::depthwise_conv2d(&w, 1, &input, io, &filter, bv, QuantTable::new(&q), st, &mut c2);
+        } else {
+            refk::conv2d(&w, &input, io, &filter, w.in_c, bv, QuantTable::new(&q), st, &mut a);
+            dsp::conv2d(&w, &input, io, &filter, w.in_c, bv, QuantTable::new(&q), st, &mut c2);
+        }
+        assert_eq!(a, c2, "{w:?}");
+    }
+}

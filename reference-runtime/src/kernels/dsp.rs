@@ -28,9 +28,9 @@
 //! See [`LayerQ`]: when the layer's bounds allow it, TFLite's double-rounding
 //! `MultiplyByQuantizedMultiplier` + output offset + clamp is five instructions plus `SSAT`,
 //! exactly equal; otherwise the reference arithmetic is used.
-use super::simd::{copy_words, dup16, requant_core, requant_core_mask, ssat8, sxtab16, sxtab16_ror8};
+use super::simd::{copy_words, dup16, requant_core, requant_core_mask, ssat8, sxtab16, sxtab16_ror8, sxtb16, sxtb16_ror8};
 #[cfg(not(mcubench_dsp))]
-use super::simd::{smlad, sxtb16, sxtb16_ror8};
+use super::simd::smlad;
 use super::{portable, I32Le, OutputStage, QuantTable, Window};
 
 /// Largest im2col depth (`kh*kw*in_c`, or FC depth) the stack buffers hold; deeper layers use
@@ -786,6 +786,34 @@ fn fill_column_any(
         && in_x0 >= 0
         && in_y0 as usize + w.dilation_h * (w.filter_h - 1) < w.in_h
         && in_x0 as usize + w.filter_w - 1 < w.in_w;
+    if inside && (w.in_c, w.filter_h, w.filter_w, w.dilation_h, w.dilation_w) == (3, 3, 3, 1, 1) {
+        // The RGB stem: the column's seven words gathered straight from the three 9-byte
+        // runs with unaligned word loads (one byte of zero point pads the last word).
+        let base = ((b * w.in_h + in_y0 as usize) * w.in_w + in_x0 as usize) * 3;
+        let rs = w.in_w * 3;
+        if base + 2 * rs + 10 <= input.len() && dst.len() > 6 * stride + 1 {
+            // SAFETY: the furthest word read ends at `base + 2 * rs + 10`, checked above.
+            let words = unsafe {
+                let rd = |o: usize| core::ptr::read_unaligned(input.as_ptr().add(base + o) as *const u32);
+                [
+                    rd(0),
+                    rd(4),
+                    (rd(8) & 0xff) | (rd(rs) << 8),
+                    rd(rs + 3),
+                    (rd(rs + 7) & 0xffff) | (rd(2 * rs) << 16),
+                    rd(2 * rs + 2),
+                    (rd(2 * rs + 6) & 0x00ff_ffff) | ((zp as u8 as u32) << 24),
+                ]
+            };
+            let off2 = dup16(input_offset);
+            for (g, v) in words.into_iter().enumerate() {
+                let (e, o) = widen(off2, v);
+                dst[g * stride] = e;
+                dst[g * stride + 1] = o;
+            }
+            return;
+        }
+    }
     if inside && w.dilation_w == 1 {
         // The whole window is in the image: each filter row is one contiguous run of
         // `filter_w * in_c` bytes (one copy instead of one per tap: the RGB stem has 3-byte taps).
@@ -892,6 +920,112 @@ pub fn conv2d(
     }
 }
 
+/// Most output channels [`conv_pointwise_k8`] takes (its table is on the stack).
+const K8_MAX_C: usize = 64;
+
+/// One output channel of [`conv_pointwise_k8`]; the layout is part of its `asm!`.
+#[derive(Clone, Copy, Default)]
+#[repr(C)]
+struct K8Chan {
+    /// The eight filter values widened, in the lane order of `SXTB16` on the input words.
+    w: [u32; 4],
+    /// Bias plus `input_offset * sum(w)`: the input is widened without its offset.
+    bias: i32,
+    mult: i32,
+    e: i32,
+    hb: i32,
+}
+
+/// 1x1 CONV_2D with `K = 8` in [`Mode::FastSat`] (MobileNet's first pointwise layer), pixel
+/// stationary: each pixel's eight inputs are widened once into four registers, then every
+/// channel is one `LDM` of its widened filter and bias, four `SMLAD`s and the requantization
+/// (15 instructions per 8 MACs). The 2x2 blocked kernel spends more on each block than on its
+/// 32 MACs at this depth.
+#[inline(never)]
+fn conv_pointwise_k8(npix: usize, input: &[i8], input_offset: i32, filter: &[i8], lq: &LayerQ<'_>, output: &mut [i8]) {
+    let oc = lq_out_c(filter, 8);
+    assert!(oc >= 1 && oc <= K8_MAX_C && input.len() >= 8 * npix && output.len() >= oc * npix && npix >= 1);
+    let mut table = [K8Chan::default(); K8_MAX_C];
+    let table = &mut table[..oc];
+    let mut q = [ChanQ::default(); K8_MAX_C];
+    for (ch, (t, row)) in table.iter_mut().zip(filter.chunks_exact(8)).enumerate() {
+        let sum: i32 = row.iter().map(|&v| v as i32).sum();
+        lq.fill(ch, input_offset.wrapping_mul(sum), &mut q[..1]);
+        let (a, b) = (word(&row[..4]), word(&row[4..]));
+        *t = K8Chan {
+            w: [sxtb16(a), sxtb16_ror8(a), sxtb16(b), sxtb16_ror8(b)],
+            bias: q[0].bias,
+            mult: q[0].mult,
+            e: q[0].shift,
+            hb: q[0].hb,
+        };
+    }
+    #[cfg(mcubench_dsp)]
+    // SAFETY: reads `8 * npix` input bytes, `oc` table entries per pixel, and writes
+    // `oc * npix` output bytes, all in bounds by the assert; r6/r7 and the table pointer are
+    // pushed and popped, so the stack is balanced.
+    unsafe {
+        super::simd::dsp_asm!(
+            "push {{r6, r7}}",
+            "push {{r11}}",
+            "2:",
+            "ldr r2, [r0], #4",
+            "ldr r4, [r0], #4",
+            "sxtb16 r3, r2, ror #8",
+            "sxtb16 r2, r2",
+            "sxtb16 r5, r4, ror #8",
+            "sxtb16 r4, r4",
+            "ldr r11, [sp]",
+            "3:",
+            "ldm r11!, {{r6, r7, r8, r9, r10}}",
+            "smlad r10, r2, r6, r10",
+            "smlad r10, r3, r7, r10",
+            "smlad r10, r4, r8, r10",
+            "smlad r10, r5, r9, r10",
+            "ldm r11!, {{r6, r7, r8}}",
+            "lsl r10, r10, #1",
+            "smmulr r10, r10, r6",
+            "add r9, r10, r8",
+            "add r9, r9, r10, asr #31",
+            "asr r9, r9, r7",
+            "ssat r9, #8, r9",
+            "strb r9, [r1], #1",
+            "cmp r11, r12",
+            "bne 3b",
+            "cmp r1, lr",
+            "bne 2b",
+            "pop {{r11}}",
+            "pop {{r6, r7}}",
+            inout("r0") input.as_ptr() => _,
+            inout("r1") output.as_mut_ptr() => _,
+            inout("r11") table.as_ptr() => _,
+            in("r12") table.as_ptr().add(oc),
+            in("lr") output.as_mut_ptr().add(oc * npix),
+            out("r2") _,
+            out("r3") _,
+            out("r4") _,
+            out("r5") _,
+            out("r8") _,
+            out("r9") _,
+            out("r10") _,
+        );
+    }
+    #[cfg(not(mcubench_dsp))]
+    for (px, out) in input.chunks_exact(8).zip(output.chunks_exact_mut(oc)).take(npix) {
+        let (a, b) = (word(&px[..4]), word(&px[4..]));
+        let x = [sxtb16(a), sxtb16_ror8(a), sxtb16(b), sxtb16_ror8(b)];
+        for (o, t) in out.iter_mut().zip(table.iter()) {
+            let acc = x.iter().zip(t.w).fold(t.bias, |acc, (&x, w)| smlad(x, w, acc));
+            *o = ssat8(requant_core(acc, t.mult, t.hb, t.e)) as i8;
+        }
+    }
+}
+
+/// Output channels of a filter whose rows are `row` bytes.
+fn lq_out_c(filter: &[i8], row: usize) -> usize {
+    filter.len() / row
+}
+
 /// Output channel `ch` of CONV_2D with the reference arithmetic (the fixups of
 /// [`LayerQ::with_fixups`]).
 #[allow(clippy::too_many_arguments)]
@@ -918,6 +1052,12 @@ fn conv_channel_exact(
 }
 
 fn conv_dispatch(w: &Window, input: &[i8], input_offset: i32, filter: &[i8], row: usize, lq: &LayerQ<'_>, output: &mut [i8]) {
+    let pointwise = (w.filter_h, w.filter_w, w.stride_h, w.stride_w, w.pad_h, w.pad_w) == (1, 1, 1, 1, 0, 0)
+        && (w.in_h, w.in_w) == (w.out_h, w.out_w);
+    if lq.mode == Mode::FastSat && pointwise && w.in_c == 8 && row == 8 && (1..=K8_MAX_C).contains(&w.out_c) {
+        let npix = w.batches * w.out_h * w.out_w;
+        return conv_pointwise_k8(npix, &input[..8 * npix], input_offset, &filter[..8 * w.out_c], lq, &mut output[..npix * w.out_c]);
+    }
     match lq.mode {
         Mode::FastSat => conv_core::<FAST_SAT>(w, input, input_offset, filter, row, lq, output),
         Mode::FastSatMask => conv_core::<FAST_SAT_MASK>(w, input, input_offset, filter, row, lq, output),
