@@ -248,7 +248,7 @@ fn conv_fixup_channel_matches_reference() {
 
 /// The shapes the DSP kernels special-case: pointwise 1x1 convolutions (K = 8 is its own
 /// pixel-stationary kernel) in the fast requantization mode (full int8 output range), and
-/// depthwise 3x3 stride 1 rows wide enough for the channel-planar kernel.
+/// depthwise 3x3 stride 1 and 2 rows wide enough for the channel-planar kernel.
 #[test]
 fn special_cased_shapes_match_reference() {
     let mut r = Rng(9);
@@ -257,20 +257,22 @@ fn special_cased_shapes_match_reference() {
         let depthwise = i % 2 == 1;
         let c = if depthwise { 4 * r.range(1, 40) } else { 8 };
         let out_c = if depthwise { c } else { r.range(1, 65) };
-        let (h, wd) = (r.range(1, 7), r.range(1, 14));
-        let (k, pad) = if depthwise { (3, 1) } else { (1, 0) };
+        let (h, wd) = (r.range(3, 9), r.range(3, 20));
+        let (k, pad) = if depthwise { (3, r.range(0, 1)) } else { (1, 0) };
+        let stride = if depthwise { r.range(1, 2) } else { 1 };
+        let out = |n: usize| (n + 2 * pad - k) / stride + 1;
         let w = Window {
             batches: r.range(1, 3),
             in_h: h,
             in_w: wd,
             in_c: c,
-            out_h: h,
-            out_w: wd,
+            out_h: out(h),
+            out_w: out(wd),
             out_c,
             filter_h: k,
             filter_w: k,
-            stride_h: 1,
-            stride_w: 1,
+            stride_h: stride,
+            stride_w: stride,
             dilation_h: 1,
             dilation_w: 1,
             pad_h: pad,
@@ -289,7 +291,7 @@ fn special_cased_shapes_match_reference() {
             .collect();
         let st = OutputStage { output_offset: (r.next() % 256) as i32 - 128, ..full };
         let io = (r.next() % 256) as i32 - 127;
-        let n = w.batches * h * wd * out_c;
+        let n = w.batches * w.out_h * w.out_w * out_c;
         let (mut a, mut c2) = (vec![0i8; n], vec![0i8; n]);
         let bv = Some(I32Le::new(&bias));
         if depthwise {

@@ -1328,16 +1328,20 @@ fn dw_core<const M: u8>(w: &Window, input: &[i8], input_offset: i32, filter: &[i
         && (-128..=127).contains(&-input_offset)
         && 3 * strip_width * c <= DW_STRIP_BYTES
     {
+        let stride = w.stride_h;
         if M == FAST_SAT
             && c % 4 == 0
-            && c <= DW_MAX_C
-            && (w.stride_h, w.stride_w) == (1, 1)
-            // Narrower rows pay more per-channel overhead than the strip kernel (3x3x256:
-            // 175k instructions against 136k).
-            && (4..=DW_PLANAR_MAX_W).contains(&w.out_w)
-            && 3 * c * (2 * w.out_w.div_ceil(2) + 2) * 2 <= DW_PLANAR_BYTES
+            && (stride == 1 || stride == 2)
+            && w.stride_w == stride
+            // Narrower rows pay more per-channel overhead than the strip kernel (stride 1,
+            // 3x3x256: 175k instructions against 136k; stride 2, 6x6x64: 130k against 115k).
+            && (if stride == 1 { 4 } else { 12 }..=DW_PLANAR_MAX_W).contains(&w.out_w)
+            && 3 * c.min(DW_PLANAR_MAX_C) * dw_planar_width(w.out_w, stride) * 2 <= DW_PLANAR_BYTES
         {
-            return dw_planar_3x3_s1(w, input, input_offset, filter, lq, output);
+            return match stride {
+                1 => dw_planar_3x3::<1>(w, input, input_offset, filter, lq, output),
+                _ => dw_planar_3x3::<2>(w, input, input_offset, filter, lq, output),
+            };
         }
         if M == FAST_SAT && c % 4 == 0 && c <= DW_MAX_C {
             return dw_strip_3x3_fastsat(w, input, input_offset, filter, lq, output);
@@ -1709,12 +1713,15 @@ fn dw_strip_3x3_fastsat(w: &Window, input: &[i8], input_offset: i32, filter: &[i
     }
 }
 
-/// Bytes of stack for the three channel-planar int16 input rows of [`dw_planar_3x3_s1`].
-const DW_PLANAR_BYTES: usize = 10240;
-/// Widest output row [`dw_planar_3x3_s1`] takes (its int32 accumulator row is on the stack).
+/// Bytes of stack for the three channel-planar int16 input rows of [`dw_planar_3x3`]
+/// (one chunk of at most `DW_PLANAR_MAX_C` channels).
+const DW_PLANAR_BYTES: usize = 6144;
+/// Channels [`dw_planar_3x3`] prepares at once (its planes and table are on the stack).
+const DW_PLANAR_MAX_C: usize = 64;
+/// Widest output row [`dw_planar_3x3`] takes (its int32 accumulator row is on the stack).
 const DW_PLANAR_MAX_W: usize = 128;
 
-/// One channel of [`dw_planar_3x3_s1`]: its nine taps packed for `SMLAD`/`SMLAxy` and its
+/// One channel of [`dw_planar_3x3`]: its nine taps packed for `SMLAD`/`SMLAxy` and its
 /// requantization. The layout is part of the `asm!` of [`dw_planar_channel`].
 #[derive(Clone, Copy, Default)]
 #[repr(C)]
@@ -1742,22 +1749,23 @@ struct DwPlanarJob {
     out: *mut i8,
     c: usize,
     out_w: usize,
+    stride: usize,
 }
 
-/// One channel of one output row of [`dw_planar_3x3_s1`]: `rows` are the channel's three
-/// offset-added int16 input rows (padding columns 0), `2 * pairs >= out_w` outputs are
-/// accumulated two at a time into `acc` (per pair and filter row one aligned `LDR` of the
-/// left taps of output 0, one unaligned of output 1's, one of both right taps: 3 loads and
-/// 4 MACs for 6 MACs), then `out_w` of them are requantized and stored `c` bytes apart.
+/// One channel of one output row of [`dw_planar_3x3`] at stride `S` (1 or 2): `rows` are the
+/// channel's three offset-added int16 input rows (padding columns 0), `2 * pairs >= out_w`
+/// outputs are accumulated two at a time into `acc` (per pair and filter row three word
+/// loads of column pairs and 4 MACs for 6 MACs: `SMLAD` on the two left taps, `SMLAxy` on
+/// the right one), then `out_w` of them are requantized and stored `c` bytes apart.
 ///
 /// # Safety
-/// Each row must hold `2 * pairs + 2` values, `acc` take `2 * pairs` values and
+/// Each row must hold `S * 2 * pairs + 2` values, `acc` take `2 * pairs` values and
 /// `out + (out_w - 1) * c` be writable; `1 <= out_w <= 2 * pairs`.
 #[inline(always)]
-unsafe fn dw_planar_channel(rows: [*const i16; 3], q: &DwPlanarQ, acc: *mut i32, pairs: usize, out: *mut i8, c: usize, out_w: usize) {
+unsafe fn dw_planar_channel<const S: usize>(rows: [*const i16; 3], q: &DwPlanarQ, acc: *mut i32, pairs: usize, out: *mut i8, c: usize, out_w: usize) {
     #[cfg(mcubench_dsp)]
     {
-        let job = DwPlanarJob { rows, q, acc, pairs, out, c, out_w };
+        let job = DwPlanarJob { rows, q, acc, pairs, out, c, out_w, stride: S };
         // SAFETY: by the caller; r6/r7 and the job pointer are pushed and popped, so the
         // stack is balanced.
         unsafe {
@@ -1768,7 +1776,11 @@ unsafe fn dw_planar_channel(rows: [*const i16; 3], q: &DwPlanarQ, acc: *mut i32,
                 "ldm r3, {{r4, r5, r6, r7, r8, r12}}",
                 "ldr r11, [r0, #16]",
                 "ldr lr, [r0, #20]",
+                "ldr r3, [r0, #36]",
                 "ldm r0, {{r0, r1, r2}}",
+                "cmp r3, #1",
+                "bne 6f",
+                // Stride 1: output 0 reads columns 0..3, output 1 columns 1..4.
                 "2:",
                 "mov r9, r12",
                 "mov r10, r12",
@@ -1796,6 +1808,36 @@ unsafe fn dw_planar_channel(rows: [*const i16; 3], q: &DwPlanarQ, acc: *mut i32,
                 "strd r9, r10, [r11], #8",
                 "subs lr, lr, #1",
                 "bne 2b",
+                "b 7f",
+                // Stride 2: output 0 reads columns 0..3, output 1 columns 2..5.
+                "6:",
+                "mov r9, r12",
+                "mov r10, r12",
+                "ldr r3, [r0], #8",
+                "smlad r9, r3, r4, r9",
+                "ldr r3, [r0, #-4]",
+                "smlabb r9, r3, r7, r9",
+                "smlad r10, r3, r4, r10",
+                "ldr r3, [r0]",
+                "smlabb r10, r3, r7, r10",
+                "ldr r3, [r1], #8",
+                "smlad r9, r3, r5, r9",
+                "ldr r3, [r1, #-4]",
+                "smlabt r9, r3, r7, r9",
+                "smlad r10, r3, r5, r10",
+                "ldr r3, [r1]",
+                "smlabt r10, r3, r7, r10",
+                "ldr r3, [r2], #8",
+                "smlad r9, r3, r6, r9",
+                "ldr r3, [r2, #-4]",
+                "smlabb r9, r3, r8, r9",
+                "smlad r10, r3, r6, r10",
+                "ldr r3, [r2]",
+                "smlabb r10, r3, r8, r10",
+                "strd r9, r10, [r11], #8",
+                "subs lr, lr, #1",
+                "bne 6b",
+                "7:",
                 // Requantize: (mult, e, hb) -> r4, r5, r6; two outputs per iteration.
                 "ldr r0, [sp]",
                 "ldr r3, [r0, #12]",
@@ -1865,7 +1907,7 @@ unsafe fn dw_planar_channel(rows: [*const i16; 3], q: &DwPlanarQ, acc: *mut i32,
         for p in 0..2 * pairs {
             let mut a = q.bias;
             for (r, row) in rows.iter().enumerate() {
-                let x = |j: usize| *row.add(p + j) as i32;
+                let x = |j: usize| *row.add(S * p + j) as i32;
                 let right = match r {
                     0 => lo(q.w2_01),
                     1 => hi(q.w2_01),
@@ -1932,83 +1974,97 @@ fn transpose_group(src: &[i8], n: usize, c: usize, off2: u32, dst: &mut [i16], p
     }
 }
 
-/// 3x3 DEPTHWISE_CONV_2D, stride 1, dilation 1, in [`Mode::FastSat`], channel-planar: the
+/// Plane width of [`dw_planar_3x3`]: the `2 * pairs` outputs at stride `s` read columns
+/// `0 .. s * 2 * pairs + 2` (the last pair's third load included).
+fn dw_planar_width(out_w: usize, s: usize) -> usize {
+    s * 2 * out_w.div_ceil(2) + 2
+}
+
+/// 3x3 DEPTHWISE_CONV_2D, stride `S` (1 or 2), dilation 1, in [`Mode::FastSat`], channel-planar: the
 /// three input rows an output row reads are kept as int16 planes, one per channel
 /// (`x + input_offset`, padding columns and rows 0), in a ring of three slots so every input
 /// row is converted once. Each channel's taps stay in registers while its output row is
-/// computed ([`dw_planar_channel`]). Needs `c % 4 == 0`, `c <= DW_MAX_C`,
+/// computed ([`dw_planar_channel`]). Needs `c % 4 == 0`,
 /// `out_w <= DW_PLANAR_MAX_W` and the planes within `DW_PLANAR_BYTES`.
 #[inline(never)]
-fn dw_planar_3x3_s1(w: &Window, input: &[i8], input_offset: i32, filter: &[i8], lq: &LayerQ<'_>, output: &mut [i8]) {
+fn dw_planar_3x3<const S: usize>(w: &Window, input: &[i8], input_offset: i32, filter: &[i8], lq: &LayerQ<'_>, output: &mut [i8]) {
     let c = w.in_c;
     let pairs = w.out_w.div_ceil(2);
-    // Plane width: the `2 * pairs` outputs read columns `0 .. 2 * pairs + 2`.
-    let pw = 2 * pairs + 2;
+    let pw = dw_planar_width(w.out_w, S);
     let mut planes = [0i16; DW_PLANAR_BYTES / 2];
-    let planes = &mut planes[..3 * c * pw];
     let mut acc = [0i32; DW_PLANAR_MAX_W + 1];
     let off2 = dup16(input_offset);
     let filter = &filter[..9 * c];
-    let mut table = [DwPlanarQ::default(); DW_MAX_C];
-    let table = &mut table[..c];
+    let mut table = [DwPlanarQ::default(); DW_PLANAR_MAX_C];
     let pack = |a: i8, b: i8| (a as i16 as u16 as u32) | ((b as i16 as u16 as u32) << 16);
-    for (ch, t) in table.iter_mut().enumerate() {
-        let f = |r: usize, k: usize| filter[(3 * r + k) * c + ch];
-        let q = lq.chan(ch, 0);
-        *t = DwPlanarQ {
-            w01: [pack(f(0, 0), f(0, 1)), pack(f(1, 0), f(1, 1)), pack(f(2, 0), f(2, 1))],
-            w2_01: pack(f(0, 2), f(1, 2)),
-            w2_2: pack(f(2, 2), 0),
-            bias: q.bias,
-            mult: q.mult,
-            e: q.shift,
-            hb: q.hb,
-        };
-    }
     // Input columns [0, in_w) land in plane columns [pad_w, pad_w + in_w) (clipped).
     let (j0, j1) = (w.pad_w.min(pw), (w.pad_w + w.in_w).min(pw));
-    for b in 0..w.batches {
-        // Which input row each ring slot holds (`None`: not filled for this batch yet).
-        let mut held: [Option<isize>; 3] = [None; 3];
-        for oy in 0..w.out_h {
-            let iy0 = oy as isize - w.pad_h as isize;
-            let mut slots = [0usize; 3];
-            for (r, slot) in slots.iter_mut().enumerate() {
-                let iy = iy0 + r as isize;
-                let s = iy.rem_euclid(3) as usize;
-                *slot = s;
-                if held[s] == Some(iy) {
-                    continue;
+    // Channel chunks keep the planes and the table small; each input value is still
+    // converted once (the chunks split the channels).
+    let mut c0 = 0;
+    while c0 < c {
+        let nc = DW_PLANAR_MAX_C.min(c - c0);
+        let planes = &mut planes[..3 * nc * pw];
+        planes.fill(0);
+        let table = &mut table[..nc];
+        for (i, t) in table.iter_mut().enumerate() {
+            let ch = c0 + i;
+            let f = |r: usize, k: usize| filter[(3 * r + k) * c + ch];
+            let q = lq.chan(ch, 0);
+            *t = DwPlanarQ {
+                w01: [pack(f(0, 0), f(0, 1)), pack(f(1, 0), f(1, 1)), pack(f(2, 0), f(2, 1))],
+                w2_01: pack(f(0, 2), f(1, 2)),
+                w2_2: pack(f(2, 2), 0),
+                bias: q.bias,
+                mult: q.mult,
+                e: q.shift,
+                hb: q.hb,
+            };
+        }
+        for b in 0..w.batches {
+            // Which input row each ring slot holds (`None`: not filled for this batch yet).
+            let mut held: [Option<isize>; 3] = [None; 3];
+            for oy in 0..w.out_h {
+                let iy0 = (S * oy) as isize - w.pad_h as isize;
+                let mut slots = [0usize; 3];
+                for (r, slot) in slots.iter_mut().enumerate() {
+                    let iy = iy0 + r as isize;
+                    let s = iy.rem_euclid(3) as usize;
+                    *slot = s;
+                    if held[s] == Some(iy) {
+                        continue;
+                    }
+                    held[s] = Some(iy);
+                    let dst = &mut planes[s * nc * pw..(s + 1) * nc * pw];
+                    // Padding columns are never written, so they stay 0 from the start; a
+                    // padding row clears the whole slot.
+                    if iy < 0 || iy >= w.in_h as isize || j0 >= j1 {
+                        dst.fill(0);
+                        continue;
+                    }
+                    let row = &input[(b * w.in_h + iy as usize) * w.in_w * c..][..(j1 - j0) * c];
+                    for g in 0..nc / 4 {
+                        transpose_group(&row[c0 + 4 * g..], j1 - j0, c, off2, &mut dst[4 * g * pw + j0..], pw);
+                    }
                 }
-                held[s] = Some(iy);
-                let dst = &mut planes[s * c * pw..(s + 1) * c * pw];
-                // Padding columns are never written, so they stay 0 from the start; a padding
-                // row clears the whole slot.
-                if iy < 0 || iy >= w.in_h as isize || j0 >= j1 {
-                    dst.fill(0);
-                    continue;
-                }
-                let row = &input[(b * w.in_h + iy as usize) * w.in_w * c..][..(j1 - j0) * c];
-                for g in 0..c / 4 {
-                    transpose_group(&row[4 * g..], j1 - j0, c, off2, &mut dst[4 * g * pw + j0..], pw);
-                }
-            }
-            let out_row = ((b * w.out_h + oy) * w.out_w) * c;
-            let out_row = &mut output[out_row..out_row + w.out_w * c];
-            let mut rows = slots.map(|s| planes[s * c * pw..].as_ptr());
-            let mut out = out_row.as_mut_ptr();
-            for q in table.iter() {
-                // SAFETY: channel `ch`'s rows start at `(slot * c + ch) * pw` and hold `pw =
-                // 2 * pairs + 2` values (the last plane ends the buffer); `acc` holds
-                // `DW_PLANAR_MAX_W + 1 >= 2 * pairs` values; the last byte written is
-                // `out_row[(out_w - 1) * c + ch]`.
-                unsafe {
-                    dw_planar_channel(rows, q, acc.as_mut_ptr(), pairs, out, c, w.out_w);
-                    rows = rows.map(|r| r.add(pw));
-                    out = out.add(1);
+                let out_row = ((b * w.out_h + oy) * w.out_w) * c;
+                let out_row = &mut output[out_row..out_row + w.out_w * c];
+                let mut rows = slots.map(|s| planes[s * nc * pw..].as_ptr());
+                let mut out = out_row[c0..].as_mut_ptr();
+                for q in table.iter() {
+                    // SAFETY: channel `c0 + i`'s rows start at `(slot * nc + i) * pw` and hold
+                    // `pw = S * 2 * pairs + 2` values (the last plane ends the slice); `acc` holds
+                    // `DW_PLANAR_MAX_W + 1 >= 2 * pairs` values; the last byte written is
+                    // `out_row[(out_w - 1) * c + c0 + i]`.
+                    unsafe {
+                        dw_planar_channel::<S>(rows, q, acc.as_mut_ptr(), pairs, out, c, w.out_w);
+                        rows = rows.map(|r| r.add(pw));
+                        out = out.add(1);
+                    }
                 }
             }
         }
+        c0 += nc;
     }
 }
 
