@@ -269,14 +269,15 @@ pub fn map_open_error(
     if is_busy(&err) {
         return ProbeError::ProbeBusy { board: board.to_string(), probe: wanted.to_string(), cause: cause_chain(&err) };
     }
+    // Nothing on the bus explains any failure (a machine without USB at all fails with
+    // "/sys/bus/usb/devices/ not found" rather than "not found").
+    let attached = attached_now();
+    if attached.is_empty() {
+        return ProbeError::NoProbeAttached { board: board.to_string(), wanted: format!("selector '{wanted}'") };
+    }
     match err {
         DebugProbeError::ProbeCouldNotBeCreated(ProbeCreationError::NotFound) => {
-            let attached = attached_now();
-            if attached.is_empty() {
-                ProbeError::NoProbeAttached { board: board.to_string(), wanted: format!("selector '{wanted}'") }
-            } else {
-                ProbeError::NoMatchingProbe { board: board.to_string(), selector: wanted.to_string(), attached }
-            }
+            ProbeError::NoMatchingProbe { board: board.to_string(), selector: wanted.to_string(), attached }
         }
         other => ProbeError::ProbeOpen { board: board.to_string(), probe: wanted.to_string(), cause: cause_chain(&other) },
     }
@@ -566,7 +567,7 @@ mod tests {
         let s: ProbeSelector = "0483:374b:066DFF535254".parse().unwrap();
         assert_eq!((s.vendor_id, s.product_id, s.serial.as_deref()), (0x0483, 0x374b, Some("066DFF535254")));
         let s: ProbeSelector = "2E8A:c".parse().unwrap();
-        assert_eq!((s.vendor_id, s.product_id, s.serial), (0x2e8a, 0x000c, None));
+        assert_eq!((s.vendor_id, s.product_id, s.serial.as_deref()), (0x2e8a, 0x000c, None));
         assert_eq!(s.to_string(), "2e8a:000c");
         // A serial may hold ':' itself.
         let s: ProbeSelector = "303a:1001:F4:12:FA:00".parse().unwrap();
@@ -652,10 +653,18 @@ mod tests {
         )));
         assert!(matches!(map_open_error("nrf", &wanted, jlink, nobody), ProbeError::ProbeBusy { .. }));
         // Permissions are not "busy".
-        let denied = DebugProbeError::ProbeCouldNotBeCreated(ProbeCreationError::Usb(std::io::Error::from_raw_os_error(libc::EACCES)));
-        let e = map_open_error("l4", &wanted, denied, nobody);
+        let there = || vec![probe("STLink V2-1", 0x0483, 0x374b, Some("AAA"))];
+        let denied = || DebugProbeError::ProbeCouldNotBeCreated(ProbeCreationError::Usb(std::io::Error::from_raw_os_error(libc::EACCES)));
+        let e = map_open_error("l4", &wanted, denied(), there);
         assert!(matches!(&e, ProbeError::ProbeOpen { cause, .. } if cause.contains("ermission denied")), "{e:?}");
         assert!(e.to_string().contains("udev rules"), "{e}");
+        // With nothing on the bus, any failure means no probe (here: no USB subsystem at all).
+        let no_usb = DebugProbeError::ProbeCouldNotBeCreated(ProbeCreationError::Usb(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "/sys/bus/usb/devices/ not found",
+        )));
+        assert!(matches!(map_open_error("l4", &wanted, no_usb, Vec::new), ProbeError::NoProbeAttached { .. }));
+        assert!(matches!(map_open_error("l4", &wanted, denied(), Vec::new), ProbeError::NoProbeAttached { .. }));
         // Gone since it was listed: explained by what is attached now.
         let gone = || DebugProbeError::ProbeCouldNotBeCreated(ProbeCreationError::NotFound);
         assert!(matches!(map_open_error("l4", &wanted, gone(), Vec::new), ProbeError::NoProbeAttached { .. }));
@@ -669,7 +678,11 @@ mod tests {
         match &unknown {
             ProbeError::UnknownChip { chip, suggestions, .. } => {
                 assert_eq!(chip, "STM32L4R5ZITy");
-                assert!(suggestions.iter().any(|s| s == "STM32L4R5ZITx"), "{suggestions:?}");
+                assert!(!suggestions.is_empty() && suggestions.iter().all(|s| s.starts_with("STM32L4R5ZI")), "{suggestions:?}");
+                // Every name suggested is one probe-rs accepts.
+                for s in suggestions {
+                    assert_eq!(check_chip("l4", s), Ok(()), "{s}");
+                }
             }
             other => panic!("{other:?}"),
         }
