@@ -756,6 +756,17 @@ mod tests {
         );
     }
 
+    /// The README promises probe support without system libraries: no crate that links
+    /// libusb, libudev or hidapi may come in (e.g. by turning on probe-rs's `cmsisdap_v1`).
+    #[test]
+    fn no_crate_needs_a_system_usb_library() {
+        let lock = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock")).unwrap();
+        assert!(lock.contains("name = \"probe-rs\""), "probe-rs is in the lock file");
+        for sys in ["hidapi", "libudev-sys", "libudev", "libusb1-sys", "rusb"] {
+            assert!(!lock.contains(&format!("name = \"{sys}\"\n")), "{sys} is in Cargo.lock: it needs a system library (scripts/setup.sh would have to install it)");
+        }
+    }
+
     /// Asks probe-rs itself to open a probe on this machine. With no probe attached (as on the
     /// development and CI machines) that is `NoProbeAttached`; with probes attached, none of
     /// which has this serial, `NoMatchingProbe`.
