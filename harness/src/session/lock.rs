@@ -1,6 +1,5 @@
 //! One run per board: an advisory lock on a file named after the board, so two `mcubench run`s
-//! (or a run and a hand-held `probe-rs` session started through mcubench) never flash and
-//! measure the same board at once.
+//! never flash and measure the same board at once.
 //!
 //! The lock is `flock` on `<dir>/<board>.lock`, taken the way the results store takes its lock
 //! (std's `File::try_lock`, polled so the wait is bounded). The kernel drops it when the
@@ -88,11 +87,16 @@ impl std::fmt::Display for Holder {
 /// Runs of different users on one machine only see each other's locks when they share the
 /// directory; a shared farm host sets one (e.g. `/var/lock/mcubench`) for everybody.
 pub fn default_lock_dir() -> PathBuf {
-    let from_env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    if let Some(run) = from_env("XDG_RUNTIME_DIR") {
+    lock_dir_from(|name| std::env::var_os(name).map(PathBuf::from))
+}
+
+/// [`default_lock_dir`] with the environment given (empty variables count as unset).
+fn lock_dir_from(env: impl Fn(&str) -> Option<PathBuf>) -> PathBuf {
+    let var = |name: &str| env(name).filter(|v| !v.as_os_str().is_empty());
+    if let Some(run) = var("XDG_RUNTIME_DIR") {
         return run.join("mcubench").join("locks");
     }
-    if let Some(cache) = from_env("XDG_CACHE_HOME").or_else(|| from_env("HOME").map(|h| h.join(".cache"))) {
+    if let Some(cache) = var("XDG_CACHE_HOME").or_else(|| var("HOME").map(|h| h.join(".cache"))) {
         return cache.join("mcubench").join("locks");
     }
     std::env::temp_dir().join("mcubench-locks")
@@ -286,6 +290,18 @@ mod tests {
         let err = BoardLock::acquire("f7", &file.join("locks"), Duration::ZERO).unwrap_err();
         assert!(matches!(err, LockError::Io { .. }), "{err:?}");
         assert!(err.to_string().starts_with("cannot use the lock file ") && err.to_string().contains("of board 'f7'"), "{err}");
+    }
+
+    #[test]
+    fn the_lock_directory_is_the_runtime_dir_then_the_cache() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| PathBuf::from(v))
+        };
+        let all: &'static [(&str, &str)] = &[("XDG_RUNTIME_DIR", "/run/user/1000"), ("XDG_CACHE_HOME", "/c"), ("HOME", "/home/u")];
+        assert_eq!(lock_dir_from(env(all)), Path::new("/run/user/1000/mcubench/locks"));
+        assert_eq!(lock_dir_from(env(&[("XDG_RUNTIME_DIR", ""), ("XDG_CACHE_HOME", "/c")])), Path::new("/c/mcubench/locks"));
+        assert_eq!(lock_dir_from(env(&[("HOME", "/home/u")])), Path::new("/home/u/.cache/mcubench/locks"));
+        assert_eq!(lock_dir_from(env(&[])), std::env::temp_dir().join("mcubench-locks"));
     }
 
     #[test]
