@@ -350,6 +350,9 @@ pub fn render_yaml(d: &Detection) -> String {
         for more in &p.more_ports {
             out.push_str(&format!("  #   also on it: {}\n", describe_port(more)));
         }
+        if !p.probe.accessible {
+            out.push_str("  #   this user may not open it (permission denied): install probe-rs's udev rules (its probe setup guide) and plug it in again\n");
+        }
         if p.probe.serial.is_none() {
             out.push_str("  #   it reports no serial number: with two of them attached, the selector cannot tell them apart\n");
         }
@@ -397,6 +400,7 @@ pub fn render_json(d: &Detection) -> serde_json::Value {
                 "product_id": format!("{:04x}", p.probe.product_id),
                 "serial": p.probe.serial,
                 "selector": p.probe.selector().to_string(),
+                "accessible": p.probe.accessible,
                 "recognised_as": p.known.map(|k| k.name),
                 "note": p.known.map(|k| k.note),
                 "serial_port": p.port.as_ref().map(port),
@@ -417,7 +421,7 @@ mod tests {
     use super::*;
 
     fn probe(identifier: &str, vid: u16, pid: u16, serial: Option<&str>) -> AttachedProbe {
-        AttachedProbe { identifier: identifier.into(), vendor_id: vid, product_id: pid, serial: serial.map(Into::into) }
+        AttachedProbe { identifier: identifier.into(), vendor_id: vid, product_id: pid, serial: serial.map(Into::into), accessible: true }
     }
 
     fn usb_port(device: &str, by_id: Option<&str>, vid: u16, pid: u16, serial: Option<&str>) -> SerialPortSeen {
@@ -513,10 +517,9 @@ mod tests {
 
     #[test]
     fn a_jlink_keeps_its_own_product_id_and_unknown_probes_get_advice_not_entries() {
-        let seen = Seen {
-            probes: vec![probe("J-Link", 0x1366, 0x1051, Some("001050012345")), probe("Mystery", 0x1234, 0x5678, None)],
-            ports: vec![],
-        };
+        let mut mystery = probe("Mystery", 0x1234, 0x5678, None);
+        mystery.accessible = false;
+        let seen = Seen { probes: vec![probe("J-Link", 0x1366, 0x1051, Some("001050012345")), mystery], ports: vec![] };
         let d = detect(&seen, REAL_BOARDS_YAML).unwrap();
         let nrf = &d.probes[0].entries[0].1;
         assert_eq!(nrf.name, "nrf52840-dk");
@@ -529,6 +532,7 @@ mod tests {
         assert!(yaml.contains("# probe 2: unrecognised probe (1234:5678), probe-rs calls it \"Mystery\""), "{yaml}");
         assert!(yaml.contains("selector: \"1234:5678\" }"), "{yaml}");
         assert!(yaml.contains("it reports no serial number"), "{yaml}");
+        assert_eq!(yaml.matches("permission denied").count(), 1, "only the probe this user may not open: {yaml}");
         assert!(yaml.contains("the two cannot be told apart"), "{yaml}");
     }
 
@@ -545,6 +549,7 @@ mod tests {
         let p = &v["probes"][0];
         assert_eq!(p["selector"], "0483:374e:0030");
         assert_eq!(p["recognised_as"], "STLINK-V3E");
+        assert_eq!(p["accessible"], true);
         assert_eq!(p["serial_port"]["path"], "/dev/serial/by-id/a");
         assert_eq!(p["more_serial_ports"][0]["device"], "/dev/ttyACM1");
         assert_eq!(p["candidate_boards"], json!(["nucleo-h743zi"]));

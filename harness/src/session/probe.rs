@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use probe_rs::config::{Registry, RegistryError};
 use probe_rs::flashing::{DownloadOptions, ElfLoader, ElfOptions, FlashProgress, ProgressEvent, ProgressOperation};
-use probe_rs::probe::list::Lister;
+use probe_rs::probe::list::{Accessibility, Lister};
 use probe_rs::probe::{DebugProbeError, DebugProbeInfo, DebugProbeSelector, ProbeCreationError};
 use probe_rs::rtt::{Rtt, ScanRegion};
 use probe_rs::{Permissions, Session};
@@ -113,6 +113,9 @@ pub struct AttachedProbe {
     pub vendor_id: u16,
     pub product_id: u16,
     pub serial: Option<String>,
+    /// Whether this user may open it (on Linux: the USB device node's permissions, which
+    /// probe-rs's udev rules set up). A probe is listed either way.
+    pub accessible: bool,
 }
 
 impl AttachedProbe {
@@ -135,6 +138,7 @@ impl From<&DebugProbeInfo> for AttachedProbe {
             vendor_id: info.vendor_id,
             product_id: info.product_id,
             serial: info.serial_number.clone().filter(|s| !s.is_empty()),
+            accessible: true,
         }
     }
 }
@@ -143,8 +147,8 @@ impl From<&DebugProbeInfo> for AttachedProbe {
 /// more than one driver or interface is listed once.
 pub fn list_attached() -> Vec<AttachedProbe> {
     let mut probes: Vec<AttachedProbe> = Vec::new();
-    for info in Lister::new().list_all() {
-        let probe = AttachedProbe::from(&info);
+    for item in Lister::new().list_all_with_access() {
+        let probe = AttachedProbe { accessible: item.accessibility == Accessibility::Accessible, ..AttachedProbe::from(&item.info) };
         if !probes.contains(&probe) {
             probes.push(probe);
         }
@@ -555,7 +559,7 @@ mod tests {
     use crate::config::BoardsFile;
 
     fn probe(identifier: &str, vid: u16, pid: u16, serial: Option<&str>) -> AttachedProbe {
-        AttachedProbe { identifier: identifier.into(), vendor_id: vid, product_id: pid, serial: serial.map(Into::into) }
+        AttachedProbe { identifier: identifier.into(), vendor_id: vid, product_id: pid, serial: serial.map(Into::into), accessible: true }
     }
 
     fn real_boards() -> BoardsFile {
