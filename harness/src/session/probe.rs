@@ -760,6 +760,25 @@ mod tests {
         );
     }
 
+    /// The runner spawns one tokio task per board: a session and its futures must be Send.
+    #[test]
+    fn sessions_and_their_futures_can_live_in_a_spawned_task() {
+        fn send<T: Send>(_: &T) {}
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<ProbeSession>();
+        send_sync::<ProbeError>();
+        let board = real_boards().boards.remove(0);
+        send(&ProbeSession::open(&board));
+        // Type checks only: these futures are never polled.
+        let check = |session: &ProbeSession| {
+            send(&session.flash(Path::new("fw.elf"), |_| {}));
+            send(&session.reset_and_run());
+            send(&session.attach_rtt(0, Duration::from_secs(1)));
+            send(&session.read_rtt());
+        };
+        let _ = check;
+    }
+
     /// The README promises probe support without system libraries: no crate that links
     /// libusb, libudev or hidapi may come in (e.g. by turning on probe-rs's `cmsisdap_v1`).
     #[test]
