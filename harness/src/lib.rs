@@ -3,7 +3,8 @@
 //!
 //! The layers, from the outside in (see `docs/architecture.md`):
 //! [`config`] (boards.yaml) -> [`plan`] (jobs) -> [`build`] (model import, firmware, ELF sizes)
-//! -> [`session`] (QEMU today; probe-rs and serial later) -> [`protocol`] (the DUT client)
+//! -> [`session`] (QEMU; probe-rs sessions, detection and board locks built but not run yet)
+//! -> [`protocol`] (the DUT client)
 //! -> [`runner`] (one tokio task per board, emitting [`events`]) -> reporters: console
 //! progress and the [`store`].
 pub mod build;

@@ -71,6 +71,22 @@ enum Command {
 enum BoardsCommand {
     /// Validate a boards file and list its boards.
     List(BoardsFileArg),
+    /// List the debug probes and USB serial ports plugged in, and print boards.yaml entries
+    /// for the ones recognised (made from boards.real.yaml).
+    Detect(DetectArgs),
+}
+
+#[derive(Args)]
+struct DetectArgs {
+    /// yaml: a boards.yaml fragment, each probe explained in comments; json: for scripts.
+    #[arg(long, value_enum, default_value_t = DetectFormat::Yaml)]
+    format: DetectFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DetectFormat {
+    Yaml,
+    Json,
 }
 
 #[derive(Args)]
@@ -172,6 +188,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Table(args) => table(args),
         Command::Boards { command: BoardsCommand::List(args) } => boards_list(args),
+        Command::Boards { command: BoardsCommand::Detect(args) } => boards_detect(args),
         Command::Workloads => workloads(),
         Command::Gate(args) => gate::gate(args),
         Command::Baseline { command } => gate::baseline(command),
@@ -236,6 +253,23 @@ fn boards_list(args: BoardsFileArg) -> anyhow::Result<u8> {
             b.flash_budget() / 1024,
             b.ram_budget() / 1024
         );
+    }
+    Ok(EXIT_OK)
+}
+
+fn boards_detect(args: DetectArgs) -> anyhow::Result<u8> {
+    use mcubench::session::detect;
+    let seen = detect::scan();
+    let found = detect::detect(&seen, detect::REAL_BOARDS_YAML).context("the boards.real.yaml templates built into mcubench do not parse")?;
+    match args.format {
+        // The YAML says itself when nothing was found.
+        DetectFormat::Yaml => print!("{}", detect::render_yaml(&found)),
+        DetectFormat::Json => {
+            if found.is_empty() {
+                eprintln!("{}", detect::NOTHING_FOUND);
+            }
+            println!("{}", serde_json::to_string_pretty(&detect::render_json(&found))?);
+        }
     }
     Ok(EXIT_OK)
 }
