@@ -245,6 +245,8 @@ where
         }),
         ("waiting for the baud rate to be set", |e| matches!(e, TelnetEvent::BaudRate(_)).then_some(Ok(()))),
     ];
+    // Events of one read may answer more than one step: they wait in a queue.
+    let mut events = std::collections::VecDeque::new();
     for (i, (stage, done)) in steps.into_iter().enumerate() {
         if i == 1 {
             let mut settings = com_port_command(SET_BAUDRATE, &baud.to_be_bytes());
@@ -256,6 +258,17 @@ where
         }
         let mut buf = [0u8; 512];
         'wait: loop {
+            while let Some(e) = events.pop_front() {
+                if let TelnetEvent::BaudRate(got) = e {
+                    if got != baud {
+                        return Err(NegotiationError::WrongBaud { asked: baud, got });
+                    }
+                }
+                if let Some(outcome) = done(&e) {
+                    outcome?;
+                    break 'wait;
+                }
+            }
             let n = match tokio::time::timeout(timeout, inner.read(&mut buf)).await {
                 Err(_) => return Err(NegotiationError::Timeout { stage, waited: timeout }),
                 Ok(r) => r?,
@@ -263,22 +276,12 @@ where
             if n == 0 {
                 return Err(NegotiationError::Closed { stage });
             }
-            let (mut replies, mut events) = (Vec::new(), Vec::new());
-            decoder.decode(&buf[..n], &mut data, &mut replies, &mut events)?;
+            let (mut replies, mut new_events) = (Vec::new(), Vec::new());
+            decoder.decode(&buf[..n], &mut data, &mut replies, &mut new_events)?;
+            events.extend(new_events);
             if !replies.is_empty() {
                 inner.write_all(&replies).await?;
                 inner.flush().await?;
-            }
-            for e in &events {
-                if let TelnetEvent::BaudRate(got) = e {
-                    if *got != baud {
-                        return Err(NegotiationError::WrongBaud { asked: baud, got: *got });
-                    }
-                }
-                if let Some(outcome) = done(e) {
-                    outcome?;
-                    break 'wait;
-                }
             }
         }
     }
