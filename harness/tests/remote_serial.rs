@@ -353,3 +353,47 @@ async fn unreachable_silent_and_dying_boards_name_board_and_address_and_keep_res
     let kept = records.iter().filter(|r| matches!(r.entry, Entry::Check { passed: true, .. })).count();
     assert!(kept >= 3, "checks made before the board died were lost: {kept}");
 }
+
+/// A raw-mode pty: (master, slave path). The slave stands for a USB serial device; the test
+/// keeps a descriptor of it open so the master never sees a hang-up while the harness has
+/// the port closed.
+fn raw_pty() -> (std::os::fd::OwnedFd, String) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty fills two descriptors; termios calls on the slave we just opened.
+    unsafe {
+        let mut name = [0 as libc::c_char; 128];
+        assert_eq!(libc::openpty(&mut master, &mut slave, name.as_mut_ptr(), std::ptr::null(), std::ptr::null()), 0);
+        let mut tio: libc::termios = std::mem::zeroed();
+        assert_eq!(libc::tcgetattr(slave, &mut tio), 0);
+        libc::cfmakeraw(&mut tio);
+        assert_eq!(libc::tcsetattr(slave, libc::TCSANOW, &tio), 0);
+        let path = std::ffi::CStr::from_ptr(name.as_ptr()).to_string_lossy().into_owned();
+        std::mem::forget(std::os::fd::OwnedFd::from_raw_fd(slave));
+        (std::os::fd::OwnedFd::from_raw_fd(master), path)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_serial_board_on_a_local_device_runs_bit_exact() {
+    let elf = firmware().await;
+    let qemu = start_qemu(&elf);
+    let (master, device) = raw_pty();
+    // The pty's far end is wired to the stand-in's UART, byte for byte.
+    let uart = std::net::TcpStream::connect(("127.0.0.1", qemu.port)).unwrap();
+    uart.set_nodelay(true).unwrap();
+    let (mut from_port, mut to_port) = (std::fs::File::from(master.try_clone().unwrap()), std::fs::File::from(master));
+    let (mut from_uart, mut to_uart) = (uart.try_clone().unwrap(), uart);
+    std::thread::spawn(move || std::io::copy(&mut from_port, &mut to_uart));
+    std::thread::spawn(move || std::io::copy(&mut from_uart, &mut to_port));
+    let dir = tempfile::tempdir().unwrap();
+    let boards = serial_boards(dir.path(), &device);
+    let store = dir.path().join("results.jsonl");
+    let out = tokio::task::spawn_blocking({
+        let (boards, store) = (boards.clone(), store.clone());
+        move || run(&boards, &store, &[])
+    })
+    .await
+    .unwrap();
+    assert_a_good_serial_run(&out, &store);
+}
