@@ -444,7 +444,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     } else {
         console::print_tables(&records);
         if !not_measured.is_empty() {
-            println!("\n  not measured (the firmware does not offer it):");
+            println!("\n  not measured (the firmware or the board does not offer it):");
             for line in &not_measured {
                 println!("    {line}");
             }
