@@ -75,8 +75,13 @@ fn wait_listening(port: u16) {
 
 /// The AN386 entry of the default farm as a `kind: serial` board at `port`.
 fn serial_boards(dir: &Path, port: &str) -> PathBuf {
+    serial_boards_with(dir, port, "")
+}
+
+/// [`serial_boards`] with `extra` lines added to the board's entry.
+fn serial_boards_with(dir: &Path, port: &str, extra: &str) -> PathBuf {
     let text = format!(
-        "boards:\n  - name: {BOARD}\n    kind: serial\n    serial: {{ port: '{port}', baud: 115200 }}\n    cpu: cortex-m4\n    target: thumbv7em-none-eabihf\n    support: mps2\n    clock_hz: 25000000\n    systick_hz: 25000000\n    memory:\n      flash: {{ origin: 0x00000000, size: 0x400000 }}\n      ram:   {{ origin: 0x20000000, size: 0x400000 }}\n    budget: {{ flash: 0x200000, ram: 0xA0000, part: STM32L4R5ZI }}\n"
+        "boards:\n  - name: {BOARD}\n    kind: serial\n    serial: {{ port: '{port}', baud: 115200 }}\n    cpu: cortex-m4\n    target: thumbv7em-none-eabihf\n    support: mps2\n    clock_hz: 25000000\n    systick_hz: 25000000\n    memory:\n      flash: {{ origin: 0x00000000, size: 0x400000 }}\n      ram:   {{ origin: 0x20000000, size: 0x400000 }}\n    budget: {{ flash: 0x200000, ram: 0xA0000, part: STM32L4R5ZI }}\n{extra}"
     );
     let path = dir.join("boards.yaml");
     std::fs::write(&path, text).unwrap();
@@ -157,6 +162,27 @@ async fn a_serial_board_over_raw_tcp_runs_bit_exact() {
     .await
     .unwrap();
     assert_a_good_serial_run(&out, &store);
+}
+
+/// A board that names its own prebuilt firmware (`firmware:` in boards.yaml) is driven the
+/// same way; its results are recorded under the name given there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_serial_board_with_a_prebuilt_firmware_entry_runs_bit_exact() {
+    let elf = firmware().await;
+    let qemu = start_qemu(&elf);
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!("    firmware: {{ elf: '{}', framework: prebuilt-ref, workload: ad01 }}\n", elf.display());
+    let boards = serial_boards_with(dir.path(), &format!("tcp://127.0.0.1:{}", qemu.port), &extra);
+    let store = dir.path().join("results.jsonl");
+    let out = tokio::task::spawn_blocking({
+        let (boards, store) = (boards.clone(), store.clone());
+        move || run(&boards, &store, &[])
+    })
+    .await
+    .unwrap();
+    assert_a_good_serial_run(&out, &store);
+    let records = mcubench::store::load(&store).unwrap().records;
+    assert!(records.iter().all(|r| r.job.framework == "prebuilt-ref"), "{:?}", records.first());
 }
 
 /// A simulated RFC 2217 server in front of the stand-in: it answers the telnet negotiation
