@@ -15,6 +15,14 @@ use tokio::net::{TcpListener, TcpStream};
 
 const BOARD: &str = "remote-m4";
 
+/// The tests run one at a time: each drives QEMU and an mcubench process, and on a loaded
+/// 2-core machine several at once can starve a reply past the protocol's 5 s line timeout.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The mcubench firmware (reference runtime, ad01) for the MPS2 AN386, built as `mcubench
 /// run` builds it, so that the run finds the same firmware in its cache.
 async fn firmware() -> PathBuf {
@@ -52,6 +60,8 @@ fn start_qemu(elf: &Path) -> StandIn {
         .args(["-serial", "chardev:uart0"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
+        // QEMU's warnings (the AN386's NIC has no peer) say nothing about the test.
+        .stderr(Stdio::null())
         .spawn()
         .expect("qemu-system-arm (scripts/setup.sh installs it)");
     let qemu = StandIn { child, port };
@@ -150,6 +160,7 @@ fn assert_a_good_serial_run(out: &Output, store: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_serial_board_over_raw_tcp_runs_bit_exact() {
+    let _turn = one_at_a_time();
     let elf = firmware().await;
     let qemu = start_qemu(&elf);
     let dir = tempfile::tempdir().unwrap();
@@ -168,6 +179,7 @@ async fn a_serial_board_over_raw_tcp_runs_bit_exact() {
 /// same way; its results are recorded under the name given there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_serial_board_with_a_prebuilt_firmware_entry_runs_bit_exact() {
+    let _turn = one_at_a_time();
     let elf = firmware().await;
     let qemu = start_qemu(&elf);
     let dir = tempfile::tempdir().unwrap();
@@ -287,6 +299,7 @@ async fn rfc2217_server(listener: TcpListener, board_port: u16) -> Vec<u32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_serial_board_behind_rfc2217_runs_bit_exact() {
+    let _turn = one_at_a_time();
     let elf = firmware().await;
     let qemu = start_qemu(&elf);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -308,6 +321,7 @@ async fn a_serial_board_behind_rfc2217_runs_bit_exact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_silent_and_dying_boards_name_board_and_address_and_keep_results() {
+    let _turn = one_at_a_time();
     let elf = firmware().await;
     let dir = tempfile::tempdir().unwrap();
     let record_failures = |store: &Path| {
@@ -402,6 +416,7 @@ fn raw_pty() -> (std::os::fd::OwnedFd, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_serial_board_on_a_local_device_runs_bit_exact() {
+    let _turn = one_at_a_time();
     let elf = firmware().await;
     let qemu = start_qemu(&elf);
     let (master, device) = raw_pty();
