@@ -483,11 +483,13 @@ mod tests {
     async fn negotiates_baud_keeps_early_data_and_escapes_writes() {
         let mut script = vec![IAC, DO, COM_PORT_OPTION, b'h', b'i', IAC, IAC];
         script.extend([IAC, SB, COM_PORT_OPTION, 101, 0, 0x01, 0xC2, 0x00, IAC, SE, b'!']);
+        // An option request (ECHO) between data bytes: refused, the data kept.
+        script.extend([IAC, WILL, 1, b'?']);
         let (client, server) = server_then(script, None).await;
         let mut s = negotiate(client, 115_200, SHORT).await.unwrap();
-        let mut got = [0u8; 4];
+        let mut got = [0u8; 5];
         s.read_exact(&mut got).await.unwrap();
-        assert_eq!(&got, b"hi\xFF!");
+        assert_eq!(&got, b"hi\xFF!?");
         s.write_all(&[b'a', 0xFF, b'b']).await.unwrap();
         s.flush().await.unwrap();
         drop(s);
@@ -495,8 +497,10 @@ mod tests {
         assert_eq!(&sent[..9], [IAC, WILL, COM_PORT_OPTION, IAC, WILL, BINARY, IAC, DO, BINARY]);
         let mut baud = com_port_command(SET_BAUDRATE, &115_200u32.to_be_bytes());
         baud.extend(com_port_command(SET_DATASIZE, &[8]));
-        assert!(sent[9..].starts_with(&baud), "{sent:?}");
+        // (The ECHO refusal may go out before the settings.)
+        assert!(sent[9..].windows(baud.len()).any(|w| w == baud), "{sent:?}");
         assert!(sent.ends_with(&[b'a', 0xFF, 0xFF, b'b']), "{sent:?}");
+        assert!(sent.windows(3).any(|w| w == [IAC, DONT, 1]), "ECHO refused: {sent:?}");
     }
 
     #[tokio::test]
