@@ -321,9 +321,70 @@ pub fn plan_external(boards: &BoardsFile, file: &str, sel: &Selection, fw: &Exte
     Ok(jobs)
 }
 
+/// `--shard i/n`: this process runs the jobs whose index in the plan is `i-1` modulo `n`,
+/// so that n CI machines given the same plan run every job exactly once between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 1-based.
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let usage = || format!("'{s}' is not a shard: write I/N with 1 <= I <= N, e.g. --shard 1/3");
+        let (i, n) = s.split_once('/').ok_or_else(usage)?;
+        let (index, count): (usize, usize) = (i.trim().parse().map_err(|_| usage())?, n.trim().parse().map_err(|_| usage())?);
+        if count == 0 || index == 0 || index > count {
+            return Err(usage());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Shard {
+    /// The jobs of this shard, in plan order.
+    pub fn select<T>(&self, jobs: Vec<T>) -> Vec<T> {
+        jobs.into_iter().enumerate().filter(|(k, _)| k % self.count == self.index - 1).map(|(_, j)| j).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shards_partition_the_plan_exactly() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards.yaml");
+        let boards = BoardsFile::load(&path).unwrap();
+        let keys = |jobs: Vec<Job>| jobs.iter().map(|j| format!("{}/{}", j.board.name, j.workload.id)).collect::<Vec<_>>();
+        let all = keys(plan(&boards, "boards.yaml", &Selection::default()).unwrap());
+        for n in 1..=5 {
+            let mut union = Vec::new();
+            for i in 1..=n {
+                let shard: Shard = format!("{i}/{n}").parse().unwrap();
+                let part = keys(shard.select(plan(&boards, "boards.yaml", &Selection::default()).unwrap()));
+                assert!(part.iter().all(|k| !union.contains(k)), "{i}/{n} overlaps: {part:?}");
+                union.extend(part);
+            }
+            union.sort();
+            let mut want = all.clone();
+            want.sort();
+            assert_eq!(union, want, "shards of {n}");
+        }
+        let two: Shard = "2/2".parse().unwrap();
+        assert_eq!(two.select(vec!['a', 'b', 'c', 'd', 'e']), ['b', 'd']);
+    }
+
+    #[test]
+    fn bad_shards_say_how_to_write_one() {
+        for bad in ["0/2", "3/2", "1/0", "2", "a/b", "1/2/3", "-1/2", ""] {
+            let e = bad.parse::<Shard>().unwrap_err();
+            assert!(e.contains(&format!("'{bad}' is not a shard")) && e.contains("1 <= I <= N"), "{e}");
+        }
+        assert_eq!(" 1 / 3".parse::<Shard>(), Ok(Shard { index: 1, count: 3 }));
+    }
 
     #[test]
     fn default_suite_is_the_four_mlperf_tiny_models_on_every_board() {

@@ -121,6 +121,79 @@ impl ResultStore {
     }
 }
 
+impl ResultStore {
+    /// Appends records as whole lines under one hold of the store's lock, with one flush.
+    pub fn append_all(&mut self, records: &[ResultRecord]) -> Result<(), StoreError> {
+        let mut lines = Vec::new();
+        for r in records {
+            lines.extend(serde_json::to_vec(r).expect("records always serialize"));
+            lines.push(b'\n');
+        }
+        let err = |source| StoreError::Write { path: self.path.clone(), source };
+        let _held = lock(&self.file, &self.path, self.lock_wait)?;
+        if let Some(fixed) = repair_torn_tail(&self.file, &self.path).map_err(err)? {
+            self.repaired.get_or_insert(fixed);
+        }
+        (&self.file).write_all(&lines).map_err(err)?;
+        self.file.sync_data().map_err(err)
+    }
+}
+
+/// The name of the store `mcubench merge --into DIR` writes.
+pub const MERGED_STORE_NAME: &str = "results.jsonl";
+
+/// What [`merge`] did.
+#[derive(Debug, Default)]
+pub struct Merged {
+    pub path: PathBuf,
+    /// Records written.
+    pub added: usize,
+    /// Records already there (in the destination or an earlier source), not written again.
+    pub duplicates: usize,
+    /// Run ids in the merged store.
+    pub runs: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Merges result stores (e.g. the shards of a CI run) into `DIR/results.jsonl`, keeping each
+/// record once with its run id: a record identical to one already there, field for field,
+/// is not written again, so merging twice changes nothing. Every source is read before
+/// anything is written; a bad source line fails the merge naming file and line.
+pub fn merge(sources: &[PathBuf], into_dir: &Path) -> Result<Merged, StoreError> {
+    let path = into_dir.join(MERGED_STORE_NAME);
+    let mut loaded = Vec::new();
+    for src in sources {
+        loaded.push(load(src)?);
+    }
+    let mut store = ResultStore::open(&path)?;
+    let existing = load(&path)?;
+    let mut merged = Merged { path: path.clone(), ..Merged::default() };
+    merged.warnings.extend(store.repaired().map(str::to_string));
+    let key = |r: &ResultRecord| serde_json::to_string(r).expect("records always serialize");
+    let mut seen: std::collections::HashSet<String> = existing.records.iter().map(key).collect();
+    let mut runs: Vec<String> = Vec::new();
+    let mut fresh = Vec::new();
+    for r in existing.records.iter().chain(loaded.iter().flat_map(|l| l.records.iter())) {
+        if !runs.contains(&r.run_id) {
+            runs.push(r.run_id.clone());
+        }
+    }
+    for l in loaded {
+        merged.warnings.extend(l.warnings);
+        for r in l.records {
+            if seen.insert(key(&r)) {
+                fresh.push(r);
+            } else {
+                merged.duplicates += 1;
+            }
+        }
+    }
+    store.append_all(&fresh)?;
+    merged.added = fresh.len();
+    merged.runs = runs;
+    Ok(merged)
+}
+
 /// A run killed mid-write leaves a last line without its newline. Appending after it would glue
 /// the next record onto it and make that line (and so the store) unreadable, so before the first
 /// append: a tail that is a whole record gets its newline; anything else is cut off (it is the
@@ -260,6 +333,34 @@ mod tests {
             entry: Entry::Metric { metric: Metric::Instructions, value, unit: "instructions".into(), source: Source::Emulated, note: None },
             provenance: Provenance::default(),
         }
+    }
+
+    #[test]
+    fn merge_keeps_every_record_once_with_its_run_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
+        let in_run = |run: &str, v: f64| ResultRecord { run_id: run.into(), ..record(v) };
+        let (shared, only_a, only_b) = (in_run("r1", 1.0), in_run("r1", 2.0), in_run("r2", 3.0));
+        let mut sa = ResultStore::open(&a).unwrap();
+        sa.append_all(&[shared.clone(), only_a.clone()]).unwrap();
+        let mut sb = ResultStore::open(&b).unwrap();
+        sb.append_all(&[only_b.clone(), shared.clone()]).unwrap();
+        let out = dir.path().join("merged");
+        let m = merge(&[a.clone(), b.clone()], &out).unwrap();
+        assert_eq!((m.added, m.duplicates), (3, 1));
+        assert_eq!(m.runs, ["r1", "r2"]);
+        let got = load(&out.join(MERGED_STORE_NAME)).unwrap().records;
+        assert_eq!(got, [shared.clone(), only_a, only_b]);
+        // Merging again adds nothing; a bad source names its file and line and writes nothing.
+        let again = merge(&[a.clone(), b], &out).unwrap();
+        assert_eq!((again.added, again.duplicates), (0, 4));
+        let bad = dir.path().join("bad.jsonl");
+        std::fs::write(&bad, "{\"schema\": 1}\nnot json\n").unwrap();
+        let e = merge(&[a, bad.clone()], &out).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{}:1:", bad.display())), "{e}");
+        assert_eq!(load(&out.join(MERGED_STORE_NAME)).unwrap().records.len(), 3);
+        let missing = merge(&[dir.path().join("nope.jsonl")], &out).unwrap_err().to_string();
+        assert!(missing.contains("nope.jsonl"), "{missing}");
     }
 
     #[test]

@@ -65,6 +65,19 @@ enum Command {
     Report(report::ReportArgs),
     /// Compare results with published numbers (TFLM, CMSIS-NN, TinyEngine, MLPerf Tiny), with like-for-like flags.
     Compare(report::CompareArgs),
+    /// Merge result stores (e.g. of `run --shard` jobs) into one, keeping every record once.
+    Merge(MergeArgs),
+}
+
+#[derive(Args)]
+struct MergeArgs {
+    /// The stores to merge (JSON Lines, as `mcubench run --store` writes them).
+    #[arg(required = true, value_name = "STORE")]
+    stores: Vec<PathBuf>,
+    /// Directory of the merged store: records go to DIR/results.jsonl (created, or appended
+    /// to; records already there are not written again).
+    #[arg(long, value_name = "DIR")]
+    into: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -170,6 +183,11 @@ struct RunArgs {
     /// so the new run's table is complete.
     #[arg(long, conflicts_with = "firmware")]
     resume: bool,
+    /// Run only shard I of N: the jobs whose index in the plan is I-1 modulo N (1-based I).
+    /// N machines with the same plan and I = 1..N run every job once; `mcubench merge`
+    /// puts their stores together.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<plan::Shard>,
 }
 
 #[derive(Args)]
@@ -194,6 +212,7 @@ pub fn main() -> ExitCode {
         Command::Baseline { command } => gate::baseline(command),
         Command::Report(args) => report::report(args),
         Command::Compare(args) => report::compare(args),
+        Command::Merge(args) => merge(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -274,6 +293,23 @@ fn boards_detect(args: DetectArgs) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
+fn merge(args: MergeArgs) -> anyhow::Result<u8> {
+    let m = store::merge(&args.stores, &args.into)?;
+    for w in &m.warnings {
+        eprintln!("warning: {w}");
+    }
+    eprintln!(
+        "merged {} store(s) into {}: {} record(s) added, {} already there; {} run(s): {}",
+        args.stores.len(),
+        m.path.display(),
+        m.added,
+        m.duplicates,
+        m.runs.len(),
+        m.runs.join(", ")
+    );
+    Ok(EXIT_OK)
+}
+
 fn workloads() -> anyhow::Result<u8> {
     for w in mcubench_workloads::workload::all() {
         println!("{:<6} {:<45} {}", w.id, w.name, w.model_file);
@@ -323,6 +359,18 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
             let fw = plan::ExternalFirmware { elf: elf.clone(), name };
             plan::plan_external(&boards, &boards_path.display().to_string(), &selection, &fw)?
         }
+    };
+    let jobs = match args.shard {
+        Some(shard) => {
+            let planned = jobs.len();
+            let mine = shard.select(jobs);
+            eprintln!("shard {}/{}: {} of the {planned} planned job(s)", shard.index, shard.count, mine.len());
+            if mine.is_empty() {
+                return Ok(EXIT_OK);
+            }
+            mine
+        }
+        None => jobs,
     };
     let store = ResultStore::open(&args.store)?;
     if let Some(w) = store.repaired() {
@@ -430,7 +478,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     } else {
         console::print_tables(&records);
         if !not_measured.is_empty() {
-            println!("\n  not measured (the firmware does not offer it):");
+            println!("\n  not measured (the firmware or the board does not offer it):");
             for line in &not_measured {
                 println!("    {line}");
             }

@@ -154,7 +154,9 @@ pub struct ProbeSettings {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SerialSettings {
-    /// Serial device path for real boards (e.g. `/dev/ttyACM0`); QEMU boards use a TCP socket.
+    /// Where a `kind: serial` board's UART is: a device path (`/dev/ttyACM0`), `tcp://HOST:PORT`
+    /// (raw TCP, e.g. ser2net raw mode) or `rfc2217://HOST:PORT` (telnet COM-PORT-OPTION).
+    /// QEMU boards use a TCP socket of their own.
     #[serde(default)]
     pub port: Option<String>,
     #[serde(default = "default_baud")]
@@ -354,9 +356,17 @@ impl BoardsFile {
                 BoardKind::ProbeRs if board.probe.is_none() => {
                     return Err(invalid("probe", "a probe-rs board needs 'probe: { chip: ... }'".into()));
                 }
-                BoardKind::Serial if board.serial.port.is_none() => {
-                    return Err(invalid("serial.port", "a serial board needs a port".into()));
-                }
+                BoardKind::Serial => match &board.serial.port {
+                    None => {
+                        return Err(invalid(
+                            "serial.port",
+                            "a serial board needs a port: a device path, tcp://HOST:PORT or rfc2217://HOST:PORT".into(),
+                        ))
+                    }
+                    Some(port) => {
+                        crate::session::serial::SerialAddress::parse(port).map_err(|m| invalid("serial.port", m))?;
+                    }
+                },
                 _ => {}
             }
             if let Some(fw) = &board.firmware {
@@ -566,6 +576,21 @@ boards:
         );
         assert!(msg.contains("test-fault-flood"), "the message lists what is allowed: {msg}");
         assert!(parse(&with("test-fault-hang")).is_err(), "a list, not a string");
+    }
+
+    #[test]
+    fn serial_ports_are_checked_naming_file_line_and_field() {
+        let serial = |port: &str| {
+            GOOD.replace("kind: qemu\n    qemu: { machine: mps2-an386 }", &format!("kind: serial\n    serial: {{ port: '{port}', baud: 921600 }}"))
+        };
+        for port in ["/dev/ttyACM0", "tcp://127.0.0.1:3001", "rfc2217://lab-pi:2217"] {
+            let f = parse(&serial(port)).unwrap();
+            assert_eq!((f.boards[0].kind, f.boards[0].serial.port.as_deref(), f.boards[0].serial.baud), (BoardKind::Serial, Some(port), 921_600));
+        }
+        let msg = parse(&serial("tcp://lab-pi")).unwrap_err().to_string();
+        assert!(msg.starts_with("boards.yaml:5: board 'm4': field 'serial.port': 'tcp://lab-pi': write tcp://HOST:PORT"), "{msg}");
+        let msg = parse(&GOOD.replace("kind: qemu", "kind: serial")).unwrap_err().to_string();
+        assert!(msg.contains("field 'serial.port': a serial board needs a port"), "{msg}");
     }
 
     #[test]

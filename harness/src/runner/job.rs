@@ -14,6 +14,7 @@ use crate::protocol::{ClientConfig, DutClient, ProtocolError};
 use crate::results::*;
 use crate::session::cap::OutputCap;
 use crate::session::qemu::{QemuLaunch, QemuSession};
+use crate::session::{serial, BoardSession, BoardStream};
 use std::sync::atomic::Ordering;
 use mcubench_workloads::workload::InputFormat;
 
@@ -153,32 +154,40 @@ fn split_stage(e: &anyhow::Error) -> (String, String) {
 
 async fn measure(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &UnboundedSender<RunEvent>, rec: &Recorder<'_>) -> anyhow::Result<()> {
     let job = &r.job;
-    if job.board.kind != BoardKind::Qemu {
-        bail!("{} boards are not supported by this version yet", job.board.kind.label());
-    }
     let step = |s: String| {
         let _ = events.send(RunEvent::JobStep { job: job.key(), step: s });
     };
     let emit = |entry: Entry| rec.emit(entry);
     let on_framework = |f: FrameworkReport| rec.set_framework(f);
-    let workdir = cfg.paths.cache.join("sessions").join(&cfg.run_id).join(format!("{}-{}-{}", job.board.name, job.framework, job.workload.id));
-    // An external firmware is counted only if it has the window markers; without them the
-    // plugin would wait for windows that never come.
-    let mut plugin = host.plugin.as_deref();
-    if job.external.is_some() && plugin.is_some() && !super::external::has_window_markers(&r.firmware.elf).stage("firmware")? {
-        step(format!("{}instructions: the firmware has no dbg #1/#2 window markers (latency from m-lap-us only)", super::external::NOT_MEASURED));
-        plugin = None;
-    }
-    step("starting QEMU".into());
-    let (mut session, stream) = QemuSession::start(QemuLaunch {
-        board: &job.board,
-        elf: &r.firmware.elf,
-        plugin,
-        workdir: &workdir,
-        connect_timeout: cfg.timeouts.boot,
-    })
-    .await
-    .stage("boot")?;
+    let (mut session, stream): (BoardSession, BoardStream) = match job.board.kind {
+        BoardKind::Qemu => {
+            let workdir = cfg.paths.cache.join("sessions").join(&cfg.run_id).join(format!("{}-{}-{}", job.board.name, job.framework, job.workload.id));
+            // An external firmware is counted only if it has the window markers; without them the
+            // plugin would wait for windows that never come.
+            let mut plugin = host.plugin.as_deref();
+            if job.external.is_some() && plugin.is_some() && !super::external::has_window_markers(&r.firmware.elf).stage("firmware")? {
+                step(format!("{}instructions: the firmware has no dbg #1/#2 window markers (latency from m-lap-us only)", super::external::NOT_MEASURED));
+                plugin = None;
+            }
+            step("starting QEMU".into());
+            let (session, stream) = QemuSession::start(QemuLaunch {
+                board: &job.board,
+                elf: &r.firmware.elf,
+                plugin,
+                workdir: &workdir,
+                connect_timeout: cfg.timeouts.boot,
+            })
+            .await
+            .stage("boot")?;
+            (BoardSession::Qemu(session), Box::new(stream))
+        }
+        BoardKind::Serial => {
+            step(format!("connecting to {}", job.board.serial.port.as_deref().unwrap_or("")));
+            let (session, stream) = serial::connect(&job.board, cfg.timeouts.boot).await.stage("connect")?;
+            (BoardSession::Serial(session), stream)
+        }
+        BoardKind::ProbeRs => bail!("{} boards are not supported by this version yet", job.board.kind.label()),
+    };
     let _ = events.send(RunEvent::SessionStarted { job: job.key(), pid: session.pid() });
     let stream = OutputCap::new(stream, cfg.limits.max_output_bytes, &job.board.name);
     let flooded = stream.tripped();
@@ -199,9 +208,11 @@ async fn measure(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &Unboun
         }
     });
     let result = match result {
-        Err(e) => match session.exited_within(Duration::from_millis(500)).await {
-            Some(status) => Err(e.context(format!("QEMU exited ({status})"))),
-            None => Err(e),
+        Err(e) => match (session.exited_within(Duration::from_millis(500)).await, &session) {
+            (Some(why), _) => Err(e.context(why)),
+            // A board on a line: say which board and where, whatever broke.
+            (None, BoardSession::Serial(s)) => Err(e.context(format!("board {} at {}", job.board.name, s.address))),
+            (None, _) => Err(e),
         },
         ok => ok,
     };
@@ -209,11 +220,34 @@ async fn measure(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &Unboun
     result
 }
 
+/// A board on a serial line is not reset, so its boot banner is long gone: ask for its name
+/// instead. A first try may meet half a command or noise left on the line, hence a few tries,
+/// each after the line has gone quiet.
+async fn hello(dut: &mut DutClient<OutputCap<BoardStream>>, cfg: &RunConfig, board: &crate::config::Board) -> anyhow::Result<String> {
+    const TRIES: usize = 3;
+    let mut last = None;
+    for _ in 0..TRIES {
+        match dut.name().await {
+            Ok(name) => return Ok(name),
+            // A closed line or a flood will not get better.
+            Err(e @ (ProtocolError::Closed { .. } | ProtocolError::Io { .. })) => return Err(e.into()),
+            Err(e) => last = Some(e),
+        }
+        dut.resync(Duration::from_millis(200)).await?;
+    }
+    let last = last.map(|e| e.to_string()).unwrap_or_default();
+    Err(anyhow::anyhow!(
+        "the DUT did not answer `name` in {TRIES} tries ({:?} each): is it powered, flashed with an MLPerf Tiny firmware and set to {} baud? (last: {last})",
+        cfg.timeouts.line,
+        board.serial.baud
+    ))
+}
+
 async fn drive(
     cfg: &RunConfig,
     r: &ReadyJob,
-    session: &mut QemuSession,
-    stream: OutputCap<tokio::net::TcpStream>,
+    session: &mut BoardSession,
+    stream: OutputCap<BoardStream>,
     step: &(dyn Fn(String) + Sync),
     emit: &(dyn Fn(Entry) + Sync),
     on_framework: &(dyn Fn(FrameworkReport) + Sync),
@@ -228,11 +262,16 @@ async fn drive(
         ..ClientConfig::default()
     };
     let mut dut = DutClient::new(stream, client_cfg);
-    tokio::time::timeout(cfg.timeouts.boot, dut.wait_boot())
-        .await
-        .map_err(|_| anyhow::anyhow!("no m-ready within {:?} of boot", cfg.timeouts.boot))
-        .and_then(|r| r.map_err(anyhow::Error::from))
-        .stage("boot")?;
+    if session.is_emulated() {
+        tokio::time::timeout(cfg.timeouts.boot, dut.wait_boot())
+            .await
+            .map_err(|_| anyhow::anyhow!("no m-ready within {:?} of boot", cfg.timeouts.boot))
+            .and_then(|r| r.map_err(anyhow::Error::from))
+            .stage("boot")?;
+    } else {
+        let name = hello(&mut dut, cfg, &job.board).await.stage("connect")?;
+        step(format!("the DUT answers: {name}"));
+    }
     let profile = dut.profile().await.stage("profile")?;
     if let Some(f) = FrameworkReport::from_extensions(&profile.extensions) {
         // Our firmware must be the engine the job asked for (an external one names itself).
@@ -263,8 +302,8 @@ async fn drive(
         let bytes = encode_input(w.input_format, &g.input, input.scale, input.zero_point);
         dut.load_input(&bytes).await.stage("upload")?;
         let report = infer(cfg, job, &mut dut, 1, 0).await?;
-        if session.has_counter() {
-            session.next_window(cfg.timeouts.line).await.stage("count")?;
+        if let Some(counter) = session.counter() {
+            counter.next_window(cfg.timeouts.line).await.stage("count")?;
         }
         if external && report.output.is_none() {
             step(format!("{}golden check: firmware does not report its output (no m-mcubench-output line)", super::external::NOT_MEASURED));
@@ -300,58 +339,62 @@ async fn drive(
         let started = Instant::now();
         let report = infer(cfg, job, &mut dut, runs, warmups).await?;
         let host_ms = ms(started.elapsed());
-        let counted = if session.has_counter() {
-            let n = session.next_windows(runs, cfg.timeouts.line).await.stage("count")?;
-            Some((n as f64 / runs as f64, format!("QEMU plugin: exact retired instructions of {runs} inferences / {runs}")))
-        } else if let Some(ticks) = report.ticks {
-            let per_tick = 1e9 / job.board.systick_hz as f64;
-            Some((ticks as f64 * per_tick / runs as f64, format!("-icount shift=0 SysTick ticks x {per_tick} / {runs} runs (+-{per_tick} instructions)")))
-        } else if external {
-            None
+        if !session.is_emulated() {
+            silicon_figures(job, &report, runs, window, step, emit)?;
         } else {
-            Err(anyhow::anyhow!("no m-mcubench-ticks line and no counting plugin")).stage("count")?
-        };
-        if let Some((instructions, note)) = counted {
-            emit(Entry::Metric { metric: Metric::Instructions, value: instructions, unit: "instructions".into(), source: Source::Emulated, note: Some(note) });
-            emit(Entry::Metric {
-                metric: Metric::LatencyMs,
-                value: instructions / clock * 1e3,
-                unit: "ms".into(),
-                source: Source::Modeled,
-                note: Some(format!("instructions / {} MHz clock, assuming 1 instruction per cycle", clock / 1e6)),
-            });
-        } else if let Some(us) = report.elapsed_us() {
-            // External firmware without markers or ticks: the protocol's own timer is all
-            // there is. QEMU runs it on virtual time, one instruction per ns (-icount
-            // shift=0), so the m-lap-us bracket (the whole loop of N inferences, whatever
-            // the firmware does in it) converts to the board clock as the counts do.
-            if window == 0 {
-                step(format!("{}instructions: no counted windows and no m-mcubench-ticks line", super::external::NOT_MEASURED));
+            let counted = if let Some(counter) = session.counter() {
+                let n = counter.next_windows(runs, cfg.timeouts.line).await.stage("count")?;
+                Some((n as f64 / runs as f64, format!("QEMU plugin: exact retired instructions of {runs} inferences / {runs}")))
+            } else if let Some(ticks) = report.ticks {
+                let per_tick = 1e9 / job.board.systick_hz as f64;
+                Some((ticks as f64 * per_tick / runs as f64, format!("-icount shift=0 SysTick ticks x {per_tick} / {runs} runs (+-{per_tick} instructions)")))
+            } else if external {
+                None
+            } else {
+                Err(anyhow::anyhow!("no m-mcubench-ticks line and no counting plugin")).stage("count")?
+            };
+            if let Some((instructions, note)) = counted {
+                emit(Entry::Metric { metric: Metric::Instructions, value: instructions, unit: "instructions".into(), source: Source::Emulated, note: Some(note) });
+                emit(Entry::Metric {
+                    metric: Metric::LatencyMs,
+                    value: instructions / clock * 1e3,
+                    unit: "ms".into(),
+                    source: Source::Modeled,
+                    note: Some(format!("instructions / {} MHz clock, assuming 1 instruction per cycle", clock / 1e6)),
+                });
+            } else if let Some(us) = report.elapsed_us() {
+                // External firmware without markers or ticks: the protocol's own timer is all
+                // there is. QEMU runs it on virtual time, one instruction per ns (-icount
+                // shift=0), so the m-lap-us bracket (the whole loop of N inferences, whatever
+                // the firmware does in it) converts to the board clock as the counts do.
+                if window == 0 {
+                    step(format!("{}instructions: no counted windows and no m-mcubench-ticks line", super::external::NOT_MEASURED));
+                }
+                emit(Entry::Metric {
+                    metric: Metric::LatencyMs,
+                    value: us as f64 * 1e3 / runs as f64 / clock * 1e3,
+                    unit: "ms".into(),
+                    source: Source::Modeled,
+                    note: Some(format!(
+                        "external firmware: m-lap-us bracket / runs in QEMU virtual time (1 instruction per ns), at {} MHz and 1 instruction per cycle; includes the firmware's own loop overhead",
+                        clock / 1e6
+                    )),
+                });
+            } else {
+                Err(anyhow::anyhow!("the firmware printed no m-lap-us timestamps around the inferences: nothing to time them with")).stage("count")?
             }
-            emit(Entry::Metric {
-                metric: Metric::LatencyMs,
-                value: us as f64 * 1e3 / runs as f64 / clock * 1e3,
-                unit: "ms".into(),
-                source: Source::Modeled,
-                note: Some(format!(
-                    "external firmware: m-lap-us bracket / runs in QEMU virtual time (1 instruction per ns), at {} MHz and 1 instruction per cycle; includes the firmware's own loop overhead",
-                    clock / 1e6
-                )),
-            });
-        } else {
-            Err(anyhow::anyhow!("the firmware printed no m-lap-us timestamps around the inferences: nothing to time them with")).stage("count")?
-        }
-        if let Some(us) = report.elapsed_us() {
-            emit(Entry::Metric {
-                metric: Metric::DeviceTimerUs,
-                value: us as f64 / runs as f64,
-                unit: "us".into(),
-                source: Source::Emulated,
-                note: Some("m-lap-us difference in QEMU virtual time (-icount shift=0: 1 ns per instruction)".into()),
-            });
+            if let Some(us) = report.elapsed_us() {
+                emit(Entry::Metric {
+                    metric: Metric::DeviceTimerUs,
+                    value: us as f64 / runs as f64,
+                    unit: "us".into(),
+                    source: Source::Emulated,
+                    note: Some("m-lap-us difference in QEMU virtual time (-icount shift=0: 1 ns per instruction)".into()),
+                });
+            }
         }
         emit(Entry::Metric { metric: Metric::HostInferMs, value: host_ms, unit: "ms".into(), source: Source::Measured, note: Some(format!("host wall time of 'infer {runs} {warmups}'")) });
-        if window == 0 && external {
+        if window == 0 && (external || !session.is_emulated()) {
             for (what, missing) in [("stack", report.stack.is_none()), ("arena", report.arena.is_none())] {
                 if missing {
                     step(format!("{}{what}: the firmware prints no m-mcubench-{what} line", super::external::NOT_MEASURED));
@@ -359,14 +402,67 @@ async fn drive(
             }
         }
         if window == 0 {
+            // What the firmware reports from the board it runs on.
+            let source = if session.is_emulated() { Source::Emulated } else { Source::Measured };
             if let Some((used, _painted)) = report.stack {
-                emit(Entry::Metric { metric: Metric::StackBytes, value: used as f64, unit: "bytes".into(), source: Source::Emulated, note: None });
+                emit(Entry::Metric { metric: Metric::StackBytes, value: used as f64, unit: "bytes".into(), source, note: None });
             }
             if let Some((used, _total)) = report.arena {
-                emit(Entry::Metric { metric: Metric::ArenaBytes, value: used as f64, unit: "bytes".into(), source: Source::Emulated, note: None });
+                emit(Entry::Metric { metric: Metric::ArenaBytes, value: used as f64, unit: "bytes".into(), source, note: None });
             }
         }
     }
+    Ok(())
+}
+
+/// The figures of a timed window on a board reached over a serial line: what the firmware
+/// measured on the board itself (its m-lap-us timer, and its cycle counter where it has one).
+/// Emulated instruction counts do not exist there; they are listed as not measured.
+fn silicon_figures(
+    job: &crate::plan::Job,
+    report: &crate::protocol::InferReport,
+    runs: u32,
+    window: u32,
+    step: &(dyn Fn(String) + Sync),
+    emit: &(dyn Fn(Entry) + Sync),
+) -> anyhow::Result<()> {
+    let not_measured = super::external::NOT_MEASURED;
+    if window == 0 {
+        step(format!("{not_measured}instructions: counted only on QEMU; {} is a {} board", job.board.name, job.board.kind.label()));
+    }
+    match report.cycles {
+        Some(cycles) => emit(Entry::Metric {
+            metric: Metric::Cycles,
+            value: cycles as f64 / runs as f64,
+            unit: "cycles".into(),
+            source: Source::Measured,
+            note: Some(format!("m-mcubench-cycles (the firmware's cycle counter over {runs} inferences) / {runs}")),
+        }),
+        None if window == 0 => {
+            let why = report.extensions.get("cycles").cloned().unwrap_or_else(|| "the firmware prints no m-mcubench-cycles line".into());
+            step(format!("{not_measured}cycles: {why}"));
+        }
+        None => {}
+    }
+    let us = report
+        .elapsed_us()
+        .context("the firmware printed no m-lap-us timestamps around the inferences: nothing to time them with")
+        .stage("count")?;
+    let per_inference_us = us as f64 / runs as f64;
+    emit(Entry::Metric {
+        metric: Metric::LatencyMs,
+        value: per_inference_us / 1e3,
+        unit: "ms".into(),
+        source: Source::Measured,
+        note: Some(format!("m-lap-us bracket of {runs} inferences / {runs}, by the board's own timer (includes the firmware's loop overhead)")),
+    });
+    emit(Entry::Metric {
+        metric: Metric::DeviceTimerUs,
+        value: per_inference_us,
+        unit: "us".into(),
+        source: Source::Measured,
+        note: Some("m-lap-us difference by the board's own timer".into()),
+    });
     Ok(())
 }
 
