@@ -356,6 +356,12 @@ impl BoardsFile {
                 BoardKind::ProbeRs if board.probe.is_none() => {
                     return Err(invalid("probe", "a probe-rs board needs 'probe: { chip: ... }'".into()));
                 }
+                // The runner talks to a flashed probe-rs board over this port: check it now.
+                BoardKind::ProbeRs => {
+                    if let Some(port) = &board.serial.port {
+                        crate::session::serial::SerialAddress::parse(port).map_err(|m| invalid("serial.port", m))?;
+                    }
+                }
                 BoardKind::Serial => match &board.serial.port {
                     None => {
                         return Err(invalid(
@@ -367,7 +373,6 @@ impl BoardsFile {
                         crate::session::serial::SerialAddress::parse(port).map_err(|m| invalid("serial.port", m))?;
                     }
                 },
-                _ => {}
             }
             if let Some(fw) = &board.firmware {
                 if fw.elf.as_os_str().is_empty() {

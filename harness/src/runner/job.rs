@@ -14,6 +14,7 @@ use crate::protocol::{ClientConfig, DutClient, ProtocolError};
 use crate::results::*;
 use crate::session::cap::OutputCap;
 use crate::session::qemu::{QemuLaunch, QemuSession};
+use crate::session::probe::{FlashPhase, ProbeSession};
 use crate::session::{serial, BoardSession, BoardStream};
 use std::sync::atomic::Ordering;
 use mcubench_workloads::workload::InputFormat;
@@ -186,7 +187,35 @@ async fn measure(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &Unboun
             let (session, stream) = serial::connect(&job.board, cfg.timeouts.boot).await.stage("connect")?;
             (BoardSession::Serial(session), stream)
         }
-        BoardKind::ProbeRs => bail!("{} boards are not supported by this version yet", job.board.kind.label()),
+        BoardKind::ProbeRs => {
+            let settings = job.board.probe.as_ref();
+            step(format!("opening the debug probe ({})", settings.map_or("", |p| p.chip.as_str())));
+            let probe = ProbeSession::open(&job.board).await.stage("probe")?;
+            step(format!("probe {} attached to {}", probe.probe(), probe.chip()));
+            let (key, tx) = (job.key(), events.clone());
+            let mut last: Option<(FlashPhase, u64)> = None;
+            probe
+                .flash(&r.firmware.elf, move |s| {
+                    // One step per phase and per tenth of it: probe-rs reports every page.
+                    let tenth = s.total_bytes.map_or(u64::MAX, |t| (t / 10).max(1));
+                    let bucket = s.done_bytes / tenth;
+                    if s.finished || last.is_none_or(|(p, b)| p != s.phase || b != bucket) {
+                        last = Some((s.phase, bucket));
+                        let total = s.total_bytes.map_or(String::new(), |t| format!(" of {t}"));
+                        let state = if s.finished { " done" } else { "" };
+                        let _ = tx.send(RunEvent::JobStep { job: key.clone(), step: format!("flash {:?}: {} bytes{total}{state}", s.phase, s.done_bytes).to_lowercase() });
+                    }
+                })
+                .await
+                .stage("flash")?;
+            // The line is opened before the reset so the board's first words are not lost.
+            step(format!("connecting to {}", job.board.serial.port.as_deref().unwrap_or("")));
+            let (serial, stream) = serial::connect(&job.board, cfg.timeouts.boot).await.stage("connect")?;
+            let session = BoardSession::Probe { probe, serial };
+            step("reset and run".into());
+            session.reset().await.stage("probe")?;
+            (session, stream)
+        }
     };
     let _ = events.send(RunEvent::SessionStarted { job: job.key(), pid: session.pid() });
     let stream = OutputCap::new(stream, cfg.limits.max_output_bytes, &job.board.name);
@@ -211,8 +240,10 @@ async fn measure(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &Unboun
         Err(e) => match (session.exited_within(Duration::from_millis(500)).await, &session) {
             (Some(why), _) => Err(e.context(why)),
             // A board on a line: say which board and where, whatever broke.
-            (None, BoardSession::Serial(s)) => Err(e.context(format!("board {} at {}", job.board.name, s.address))),
-            (None, _) => Err(e),
+            (None, s) => match s.address() {
+                Some(a) => Err(e.context(format!("board {} at {}", job.board.name, a))),
+                None => Err(e),
+            },
         },
         ok => ok,
     };
@@ -292,6 +323,12 @@ async fn drive(
             w.id
         );
     }
+    // The clock and flash wait states the firmware read back from the board's registers: what
+    // the silicon figures were measured at (QEMU boards print none).
+    let board_line = profile.extensions.get("board").map(|b| b.trim().to_string()).filter(|b| !b.is_empty());
+    if let (false, Some(b)) = (session.is_emulated(), &board_line) {
+        step(format!("the board reports: {b}"));
+    }
     let input = &r.model.imported.input;
     let goldens = mcubench_workloads::workload::goldens(w.id).unwrap_or_default();
 
@@ -340,7 +377,7 @@ async fn drive(
         let report = infer(cfg, job, &mut dut, runs, warmups).await?;
         let host_ms = ms(started.elapsed());
         if !session.is_emulated() {
-            silicon_figures(job, &report, runs, window, step, emit)?;
+            silicon_figures(job, &report, runs, window, board_line.as_deref(), step, emit)?;
         } else {
             let counted = if let Some(counter) = session.counter() {
                 let n = counter.next_windows(runs, cfg.timeouts.line).await.stage("count")?;
@@ -423,6 +460,7 @@ fn silicon_figures(
     report: &crate::protocol::InferReport,
     runs: u32,
     window: u32,
+    board_line: Option<&str>,
     step: &(dyn Fn(String) + Sync),
     emit: &(dyn Fn(Entry) + Sync),
 ) -> anyhow::Result<()> {
@@ -436,7 +474,10 @@ fn silicon_figures(
             value: cycles as f64 / runs as f64,
             unit: "cycles".into(),
             source: Source::Measured,
-            note: Some(format!("m-mcubench-cycles (the firmware's cycle counter over {runs} inferences) / {runs}")),
+            note: Some(format!(
+                "m-mcubench-cycles (the firmware's cycle counter over {runs} inferences) / {runs}{}",
+                board_line.map_or(String::new(), |b| format!("; board: {b}"))
+            )),
         }),
         None if window == 0 => {
             let why = report.extensions.get("cycles").cloned().unwrap_or_else(|| "the firmware prints no m-mcubench-cycles line".into());
