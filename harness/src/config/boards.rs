@@ -79,6 +79,9 @@ pub struct Board {
     /// Optional power model, for `modeled` energy figures.
     #[serde(default)]
     pub power: Option<PowerModel>,
+    /// An energy monitor wired to the board (MLPerf Tiny energy mode): `measured` energy.
+    #[serde(default)]
+    pub energy: Option<EnergySettings>,
     /// A prebuilt firmware to run on this board instead of building one (a vendor build, or an
     /// mcubench firmware built elsewhere), as `mcubench run --firmware` does.
     #[serde(default)]
@@ -247,6 +250,86 @@ pub struct Budget {
 
 pub type PartName = String;
 
+/// `energy: { monitor: lpm01a | ppk2, port: ..., ... }`: the energy monitor of a board.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EnergySettings {
+    pub monitor: MonitorKind,
+    /// A device path, `tcp://HOST:PORT` or `rfc2217://HOST:PORT`, as `serial.port`.
+    pub port: String,
+    /// The monitor's serial rate (LPM01A: 3 686 400, its fixed rate; the PPK2 is USB CDC and
+    /// ignores it). Only a local device or RFC 2217 sets it.
+    #[serde(default)]
+    pub baud: Option<u32>,
+    /// DUT supply in mV (default 1800, as MLPerf Tiny). LPM01A 1800..=3300, PPK2 800..=5000.
+    #[serde(default)]
+    pub voltage_mv: Option<u32>,
+    /// LPM01A samples per second (default 1000), one of its fixed rates.
+    #[serde(default)]
+    pub sample_rate_hz: Option<u32>,
+    /// PPK2 digital input the DUT's timestamp pin is wired to (0..=7, default 0).
+    #[serde(default)]
+    pub timestamp_channel: Option<u8>,
+    /// The monitor supplies the DUT (energy mode): its output is switched on before the board
+    /// session starts.
+    #[serde(default)]
+    pub powers_dut: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MonitorKind {
+    Lpm01a,
+    Ppk2,
+}
+
+impl MonitorKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            MonitorKind::Lpm01a => "lpm01a",
+            MonitorKind::Ppk2 => "ppk2",
+        }
+    }
+}
+
+impl EnergySettings {
+    /// The settings' problem, as (field, message), if any.
+    fn problem(&self) -> Option<(&'static str, String)> {
+        if let Err(m) = crate::session::serial::SerialAddress::parse(&self.port) {
+            return Some(("energy.port", m));
+        }
+        if self.baud == Some(0) {
+            return Some(("energy.baud", "must be greater than zero".into()));
+        }
+        let (lo, hi) = match self.monitor {
+            MonitorKind::Lpm01a => (1800, 3300),
+            MonitorKind::Ppk2 => (800, 5000),
+        };
+        if let Some(mv) = self.voltage_mv.filter(|mv| !(lo..=hi).contains(mv)) {
+            return Some(("energy.voltage_mv", format!("{mv} mV is outside {lo}..={hi} mV for a {}", self.monitor.label())));
+        }
+        match self.monitor {
+            MonitorKind::Lpm01a => {
+                if let Some(hz) = self.sample_rate_hz.filter(|hz| !crate::energy::lpm01a::FREQUENCIES_HZ.contains(hz)) {
+                    return Some(("energy.sample_rate_hz", format!("{hz} Hz is not an LPM01A rate (one of {:?})", crate::energy::lpm01a::FREQUENCIES_HZ)));
+                }
+                if self.timestamp_channel.is_some() {
+                    return Some(("energy.timestamp_channel", "a PPK2 setting; the LPM01A takes the timestamp on D7".into()));
+                }
+            }
+            MonitorKind::Ppk2 => {
+                if self.sample_rate_hz.is_some() {
+                    return Some(("energy.sample_rate_hz", "an LPM01A setting; the PPK2 samples at a fixed 100 kHz".into()));
+                }
+                if let Some(ch) = self.timestamp_channel.filter(|ch| *ch > 7) {
+                    return Some(("energy.timestamp_channel", format!("{ch}: the PPK2 has digital inputs 0..=7")));
+                }
+            }
+        }
+        None
+    }
+}
+
 /// Datasheet power figures, for `modeled` energy: P = voltage * (static + per-MHz current).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -412,6 +495,9 @@ impl BoardsFile {
                 if !(power.voltage_v > 0.0) || power.active_ua_per_mhz < 0.0 || power.static_ua < 0.0 {
                     return Err(invalid("power", "voltage must be positive and currents non-negative".into()));
                 }
+            }
+            if let Some((field, message)) = board.energy.as_ref().and_then(EnergySettings::problem) {
+                return Err(invalid(field, message));
             }
         }
         Ok(())
