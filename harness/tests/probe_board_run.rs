@@ -27,6 +27,7 @@ fn a_probe_board_without_a_probe_fails_at_stage_probe_and_the_qemu_board_passes(
     memory:
       flash: {{ origin: 0x00000000, size: 0x400000 }}
       ram:   {{ origin: 0x20000000, size: 0x400000 }}
+    power: {{ voltage_v: 3.3, active_ua_per_mhz: 100.0, source: 'test figures' }}
   - name: {PROBE_BOARD}
     kind: probe-rs
     probe: {{ chip: STM32L4R5ZITx }}
@@ -88,5 +89,16 @@ fn a_probe_board_without_a_probe_fails_at_stage_probe_and_the_qemu_board_passes(
         })
         .collect();
     assert_eq!(goldens, vec![true; 10], "bit exact on QEMU");
-    assert!(records.iter().any(|r| r.job.board == "mps2-an386" && r.metric().is_some_and(|m| m.0 == Metric::Instructions)));
+    let board_metric = |m: Metric| records.iter().filter(|r| r.job.board == "mps2-an386").filter_map(|r| r.metric().filter(|x| x.0 == m)).collect::<Vec<_>>();
+    assert!(!board_metric(Metric::Instructions).is_empty());
+    // No monitor, a power model: energy is modeled from the (modeled) latency, one per window.
+    let latency = board_metric(Metric::LatencyMs);
+    let energy = board_metric(Metric::EnergyUj);
+    assert_eq!(energy.len(), latency.len(), "{energy:?}");
+    for (e, l) in energy.iter().zip(&latency) {
+        assert_eq!(e.2, mcubench::results::Source::Modeled);
+        // 3.3 V x 100 uA/MHz x 25 MHz = 8.25 mW; uJ = mW x ms.
+        assert!((e.1 - 8.25 * l.1).abs() < 1e-9 * e.1, "{e:?} vs {l:?}");
+    }
+    assert!(records.iter().filter(|r| r.job.board == PROBE_BOARD).all(|r| r.metric().is_none_or(|m| m.0 != Metric::EnergyUj)));
 }

@@ -558,6 +558,28 @@ boards:
     }
 
     #[test]
+    fn energy_sections_parse_and_bad_settings_name_line_and_field() {
+        let with = |e: &str| GOOD.to_string() + &format!("    energy: {e}\n");
+        let f = parse(&with("{ monitor: ppk2, port: 'tcp://lab:3003', timestamp_channel: 3, powers_dut: true }")).unwrap();
+        let e = f.boards[0].energy.as_ref().unwrap();
+        assert_eq!((e.monitor, e.port.as_str(), e.timestamp_channel, e.powers_dut), (MonitorKind::Ppk2, "tcp://lab:3003", Some(3), true));
+        for (energy, field, why) in [
+            ("{ monitor: lpm01a, port: 'tcp://lab' }", "energy.port", "tcp://HOST:PORT"),
+            ("{ monitor: lpm01a, port: /dev/ttyACM1, voltage_mv: 5000 }", "energy.voltage_mv", "outside 1800..=3300 mV for a lpm01a"),
+            ("{ monitor: lpm01a, port: /dev/ttyACM1, sample_rate_hz: 3000 }", "energy.sample_rate_hz", "not an LPM01A rate"),
+            ("{ monitor: lpm01a, port: /dev/ttyACM1, timestamp_channel: 1 }", "energy.timestamp_channel", "a PPK2 setting"),
+            ("{ monitor: ppk2, port: /dev/ttyACM1, timestamp_channel: 8 }", "energy.timestamp_channel", "inputs 0..=7"),
+            ("{ monitor: ppk2, port: /dev/ttyACM1, sample_rate_hz: 1000 }", "energy.sample_rate_hz", "an LPM01A setting"),
+        ] {
+            let msg = parse(&with(energy)).unwrap_err().to_string();
+            assert!(msg.starts_with(&format!("boards.yaml:14: board 'm4': field '{field}': ")), "{msg}");
+            assert!(msg.contains(why), "{msg}");
+        }
+        let msg = parse(&with("{ monitor: joulescope, port: /dev/ttyACM1 }")).unwrap_err().to_string();
+        assert!(msg.contains("joulescope") && msg.starts_with("boards.yaml:"), "{msg}");
+    }
+
+    #[test]
     fn parses_a_good_file() {
         let f = parse(GOOD).unwrap();
         assert_eq!(f.boards[0].cpu, Cpu::CortexM4);
