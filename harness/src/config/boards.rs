@@ -79,6 +79,9 @@ pub struct Board {
     /// Optional power model, for `modeled` energy figures.
     #[serde(default)]
     pub power: Option<PowerModel>,
+    /// An energy monitor wired to the board (MLPerf Tiny energy mode): `measured` energy.
+    #[serde(default)]
+    pub energy: Option<EnergySettings>,
     /// A prebuilt firmware to run on this board instead of building one (a vendor build, or an
     /// mcubench firmware built elsewhere), as `mcubench run --firmware` does.
     #[serde(default)]
@@ -247,6 +250,86 @@ pub struct Budget {
 
 pub type PartName = String;
 
+/// `energy: { monitor: lpm01a | ppk2, port: ..., ... }`: the energy monitor of a board.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EnergySettings {
+    pub monitor: MonitorKind,
+    /// A device path, `tcp://HOST:PORT` or `rfc2217://HOST:PORT`, as `serial.port`.
+    pub port: String,
+    /// The monitor's serial rate (LPM01A: 3 686 400, its fixed rate; the PPK2 is USB CDC and
+    /// ignores it). Only a local device or RFC 2217 sets it.
+    #[serde(default)]
+    pub baud: Option<u32>,
+    /// DUT supply in mV (default 1800, as MLPerf Tiny). LPM01A 1800..=3300, PPK2 800..=5000.
+    #[serde(default)]
+    pub voltage_mv: Option<u32>,
+    /// LPM01A samples per second (default 1000), one of its fixed rates.
+    #[serde(default)]
+    pub sample_rate_hz: Option<u32>,
+    /// PPK2 digital input the DUT's timestamp pin is wired to (0..=7, default 0).
+    #[serde(default)]
+    pub timestamp_channel: Option<u8>,
+    /// The monitor supplies the DUT (energy mode): its output is switched on before the board
+    /// session starts.
+    #[serde(default)]
+    pub powers_dut: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MonitorKind {
+    Lpm01a,
+    Ppk2,
+}
+
+impl MonitorKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            MonitorKind::Lpm01a => "lpm01a",
+            MonitorKind::Ppk2 => "ppk2",
+        }
+    }
+}
+
+impl EnergySettings {
+    /// The settings' problem, as (field, message), if any.
+    fn problem(&self) -> Option<(&'static str, String)> {
+        if let Err(m) = crate::session::serial::SerialAddress::parse(&self.port) {
+            return Some(("energy.port", m));
+        }
+        if self.baud == Some(0) {
+            return Some(("energy.baud", "must be greater than zero".into()));
+        }
+        let (lo, hi) = match self.monitor {
+            MonitorKind::Lpm01a => (1800, 3300),
+            MonitorKind::Ppk2 => (800, 5000),
+        };
+        if let Some(mv) = self.voltage_mv.filter(|mv| !(lo..=hi).contains(mv)) {
+            return Some(("energy.voltage_mv", format!("{mv} mV is outside {lo}..={hi} mV for a {}", self.monitor.label())));
+        }
+        match self.monitor {
+            MonitorKind::Lpm01a => {
+                if let Some(hz) = self.sample_rate_hz.filter(|hz| !crate::energy::lpm01a::FREQUENCIES_HZ.contains(hz)) {
+                    return Some(("energy.sample_rate_hz", format!("{hz} Hz is not an LPM01A rate (one of {:?})", crate::energy::lpm01a::FREQUENCIES_HZ)));
+                }
+                if self.timestamp_channel.is_some() {
+                    return Some(("energy.timestamp_channel", "a PPK2 setting; the LPM01A takes the timestamp on D7".into()));
+                }
+            }
+            MonitorKind::Ppk2 => {
+                if self.sample_rate_hz.is_some() {
+                    return Some(("energy.sample_rate_hz", "an LPM01A setting; the PPK2 samples at a fixed 100 kHz".into()));
+                }
+                if let Some(ch) = self.timestamp_channel.filter(|ch| *ch > 7) {
+                    return Some(("energy.timestamp_channel", format!("{ch}: the PPK2 has digital inputs 0..=7")));
+                }
+            }
+        }
+        None
+    }
+}
+
 /// Datasheet power figures, for `modeled` energy: P = voltage * (static + per-MHz current).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -356,6 +439,12 @@ impl BoardsFile {
                 BoardKind::ProbeRs if board.probe.is_none() => {
                     return Err(invalid("probe", "a probe-rs board needs 'probe: { chip: ... }'".into()));
                 }
+                // The runner talks to a flashed probe-rs board over this port: check it now.
+                BoardKind::ProbeRs => {
+                    if let Some(port) = &board.serial.port {
+                        crate::session::serial::SerialAddress::parse(port).map_err(|m| invalid("serial.port", m))?;
+                    }
+                }
                 BoardKind::Serial => match &board.serial.port {
                     None => {
                         return Err(invalid(
@@ -367,7 +456,6 @@ impl BoardsFile {
                         crate::session::serial::SerialAddress::parse(port).map_err(|m| invalid("serial.port", m))?;
                     }
                 },
-                _ => {}
             }
             if let Some(fw) = &board.firmware {
                 if fw.elf.as_os_str().is_empty() {
@@ -407,6 +495,9 @@ impl BoardsFile {
                 if !(power.voltage_v > 0.0) || power.active_ua_per_mhz < 0.0 || power.static_ua < 0.0 {
                     return Err(invalid("power", "voltage must be positive and currents non-negative".into()));
                 }
+            }
+            if let Some((field, message)) = board.energy.as_ref().and_then(EnergySettings::problem) {
+                return Err(invalid(field, message));
             }
         }
         Ok(())
@@ -464,6 +555,28 @@ boards:
 
     fn parse(text: &str) -> Result<BoardsFile, BoardsError> {
         BoardsFile::parse(text, Path::new("boards.yaml"))
+    }
+
+    #[test]
+    fn energy_sections_parse_and_bad_settings_name_line_and_field() {
+        let with = |e: &str| GOOD.to_string() + &format!("    energy: {e}\n");
+        let f = parse(&with("{ monitor: ppk2, port: 'tcp://lab:3003', timestamp_channel: 3, powers_dut: true }")).unwrap();
+        let e = f.boards[0].energy.as_ref().unwrap();
+        assert_eq!((e.monitor, e.port.as_str(), e.timestamp_channel, e.powers_dut), (MonitorKind::Ppk2, "tcp://lab:3003", Some(3), true));
+        for (energy, field, why) in [
+            ("{ monitor: lpm01a, port: 'tcp://lab' }", "energy.port", "tcp://HOST:PORT"),
+            ("{ monitor: lpm01a, port: /dev/ttyACM1, voltage_mv: 5000 }", "energy.voltage_mv", "outside 1800..=3300 mV for a lpm01a"),
+            ("{ monitor: lpm01a, port: /dev/ttyACM1, sample_rate_hz: 3000 }", "energy.sample_rate_hz", "not an LPM01A rate"),
+            ("{ monitor: lpm01a, port: /dev/ttyACM1, timestamp_channel: 1 }", "energy.timestamp_channel", "a PPK2 setting"),
+            ("{ monitor: ppk2, port: /dev/ttyACM1, timestamp_channel: 8 }", "energy.timestamp_channel", "inputs 0..=7"),
+            ("{ monitor: ppk2, port: /dev/ttyACM1, sample_rate_hz: 1000 }", "energy.sample_rate_hz", "an LPM01A setting"),
+        ] {
+            let msg = parse(&with(energy)).unwrap_err().to_string();
+            assert!(msg.starts_with(&format!("boards.yaml:14: board 'm4': field '{field}': ")), "{msg}");
+            assert!(msg.contains(why), "{msg}");
+        }
+        let msg = parse(&with("{ monitor: joulescope, port: /dev/ttyACM1 }")).unwrap_err().to_string();
+        assert!(msg.contains("joulescope") && msg.starts_with("boards.yaml:"), "{msg}");
     }
 
     #[test]

@@ -26,6 +26,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod connect;
 pub mod entry;
 mod lines;
 pub mod lpm01a;

@@ -9,11 +9,13 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::{record_with, FrameworkReport, HostInfo, ReadyJob, RunConfig};
 use crate::build::elf;
 use crate::config::BoardKind;
+use crate::energy::EnergyMonitor;
 use crate::events::RunEvent;
 use crate::protocol::{ClientConfig, DutClient, ProtocolError};
 use crate::results::*;
 use crate::session::cap::OutputCap;
 use crate::session::qemu::{QemuLaunch, QemuSession};
+use crate::session::probe::{FlashPhase, ProbeSession};
 use crate::session::{serial, BoardSession, BoardStream};
 use std::sync::atomic::Ordering;
 use mcubench_workloads::workload::InputFormat;
@@ -159,6 +161,16 @@ async fn measure(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &Unboun
     };
     let emit = |entry: Entry| rec.emit(entry);
     let on_framework = |f: FrameworkReport| rec.set_framework(f);
+    // The monitor first: in energy mode it powers the DUT. A monitor that cannot be brought
+    // up fails stage `energy` at the end of the job; the board's other figures are still taken.
+    let mut energy = Energy::default();
+    if let Some(settings) = &job.board.energy {
+        step(format!("opening energy monitor {} on {}", settings.monitor.label(), settings.port));
+        match crate::energy::connect::open_monitor(&job.board, settings, cfg.timeouts.boot).await {
+            Ok(m) => energy.monitor = Some(m),
+            Err(e) => energy.failed = Some(e.into()),
+        }
+    }
     let (mut session, stream): (BoardSession, BoardStream) = match job.board.kind {
         BoardKind::Qemu => {
             let workdir = cfg.paths.cache.join("sessions").join(&cfg.run_id).join(format!("{}-{}-{}", job.board.name, job.framework, job.workload.id));
@@ -186,12 +198,40 @@ async fn measure(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &Unboun
             let (session, stream) = serial::connect(&job.board, cfg.timeouts.boot).await.stage("connect")?;
             (BoardSession::Serial(session), stream)
         }
-        BoardKind::ProbeRs => bail!("{} boards are not supported by this version yet", job.board.kind.label()),
+        BoardKind::ProbeRs => {
+            let settings = job.board.probe.as_ref();
+            step(format!("opening the debug probe ({})", settings.map_or("", |p| p.chip.as_str())));
+            let probe = ProbeSession::open(&job.board).await.stage("probe")?;
+            step(format!("probe {} attached to {}", probe.probe(), probe.chip()));
+            let (key, tx) = (job.key(), events.clone());
+            let mut last: Option<(FlashPhase, u64)> = None;
+            probe
+                .flash(&r.firmware.elf, move |s| {
+                    // One step per phase and per tenth of it: probe-rs reports every page.
+                    let tenth = s.total_bytes.map_or(u64::MAX, |t| (t / 10).max(1));
+                    let bucket = s.done_bytes / tenth;
+                    if s.finished || last.is_none_or(|(p, b)| p != s.phase || b != bucket) {
+                        last = Some((s.phase, bucket));
+                        let total = s.total_bytes.map_or(String::new(), |t| format!(" of {t}"));
+                        let state = if s.finished { " done" } else { "" };
+                        let _ = tx.send(RunEvent::JobStep { job: key.clone(), step: format!("flash {:?}: {} bytes{total}{state}", s.phase, s.done_bytes).to_lowercase() });
+                    }
+                })
+                .await
+                .stage("flash")?;
+            // The line is opened before the reset so the board's first words are not lost.
+            step(format!("connecting to {}", job.board.serial.port.as_deref().unwrap_or("")));
+            let (serial, stream) = serial::connect(&job.board, cfg.timeouts.boot).await.stage("connect")?;
+            let session = BoardSession::Probe { probe, serial };
+            step("reset and run".into());
+            session.reset().await.stage("probe")?;
+            (session, stream)
+        }
     };
     let _ = events.send(RunEvent::SessionStarted { job: job.key(), pid: session.pid() });
     let stream = OutputCap::new(stream, cfg.limits.max_output_bytes, &job.board.name);
     let flooded = stream.tripped();
-    let result = drive(cfg, r, &mut session, stream, &step, &emit, &on_framework).await;
+    let result = drive(cfg, r, &mut session, stream, &mut energy, &step, &emit, &on_framework).await;
     // A broken limit is the cause, whatever command it broke.
     let result = result.map_err(|e| {
         let line_too_long = e.chain().any(|c| matches!(c.downcast_ref::<ProtocolError>(), Some(ProtocolError::LineTooLong { .. })));
@@ -211,13 +251,32 @@ async fn measure(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &Unboun
         Err(e) => match (session.exited_within(Duration::from_millis(500)).await, &session) {
             (Some(why), _) => Err(e.context(why)),
             // A board on a line: say which board and where, whatever broke.
-            (None, BoardSession::Serial(s)) => Err(e.context(format!("board {} at {}", job.board.name, s.address))),
-            (None, _) => Err(e),
+            (None, s) => match s.address() {
+                Some(a) => Err(e.context(format!("board {} at {}", job.board.name, a))),
+                None => Err(e),
+            },
         },
         ok => ok,
     };
     session.shutdown().await;
     result
+}
+
+/// The board's energy monitor over a job, and the first thing that went wrong with it (after
+/// which it is not used again; the job still finishes, then fails stage `energy`).
+#[derive(Default)]
+struct Energy {
+    monitor: Option<crate::energy::AnyMonitor<BoardStream>>,
+    failed: Option<anyhow::Error>,
+}
+
+impl Energy {
+    fn fail(&mut self, board: &str, e: crate::energy::EnergyError) {
+        self.monitor = None;
+        if self.failed.is_none() {
+            self.failed = Some(anyhow::Error::from(e).context(format!("board {board}: energy monitor")));
+        }
+    }
 }
 
 /// A board on a serial line is not reset, so its boot banner is long gone: ask for its name
@@ -248,6 +307,7 @@ async fn drive(
     r: &ReadyJob,
     session: &mut BoardSession,
     stream: OutputCap<BoardStream>,
+    energy: &mut Energy,
     step: &(dyn Fn(String) + Sync),
     emit: &(dyn Fn(Entry) + Sync),
     on_framework: &(dyn Fn(FrameworkReport) + Sync),
@@ -291,6 +351,12 @@ async fn drive(
             profile.model_id.unwrap_or_default(),
             w.id
         );
+    }
+    // The clock and flash wait states the firmware read back from the board's registers: what
+    // the silicon figures were measured at (QEMU boards print none).
+    let board_line = profile.extensions.get("board").map(|b| b.trim().to_string()).filter(|b| !b.is_empty());
+    if let (false, Some(b)) = (session.is_emulated(), &board_line) {
+        step(format!("the board reports: {b}"));
     }
     let input = &r.model.imported.input;
     let goldens = mcubench_workloads::workload::goldens(w.id).unwrap_or_default();
@@ -336,11 +402,26 @@ async fn drive(
     let clock = job.board.clock_hz as f64;
     for window in 0..cfg.windows.max(1) {
         step(format!("window {}/{}: infer {runs} {warmups}", window + 1, cfg.windows.max(1)));
+        // The monitor records around the timed `infer` only: its capture holds the two
+        // timestamp events of this window.
+        if let Some(mon) = energy.monitor.as_mut() {
+            if let Err(e) = mon.start().await {
+                energy.fail(&job.board.name, e);
+            }
+        }
         let started = Instant::now();
         let report = infer(cfg, job, &mut dut, runs, warmups).await?;
         let host_ms = ms(started.elapsed());
+        if let Some(mon) = energy.monitor.as_mut() {
+            let spec = crate::energy::WindowSpec::mlperf(runs as u64);
+            match mon.stop_window(&spec).await {
+                Ok(w) => emit(crate::energy::measured_entry(&w)),
+                Err(e) => energy.fail(&job.board.name, e),
+            }
+        }
+        let mut latency_ms: Option<f64> = None;
         if !session.is_emulated() {
-            silicon_figures(job, &report, runs, window, step, emit)?;
+            latency_ms = Some(silicon_figures(job, &report, runs, window, board_line.as_deref(), step, emit)?);
         } else {
             let counted = if let Some(counter) = session.counter() {
                 let n = counter.next_windows(runs, cfg.timeouts.line).await.stage("count")?;
@@ -354,6 +435,7 @@ async fn drive(
                 Err(anyhow::anyhow!("no m-mcubench-ticks line and no counting plugin")).stage("count")?
             };
             if let Some((instructions, note)) = counted {
+                latency_ms = Some(instructions / clock * 1e3);
                 emit(Entry::Metric { metric: Metric::Instructions, value: instructions, unit: "instructions".into(), source: Source::Emulated, note: Some(note) });
                 emit(Entry::Metric {
                     metric: Metric::LatencyMs,
@@ -370,6 +452,7 @@ async fn drive(
                 if window == 0 {
                     step(format!("{}instructions: no counted windows and no m-mcubench-ticks line", super::external::NOT_MEASURED));
                 }
+                latency_ms = Some(us as f64 * 1e3 / runs as f64 / clock * 1e3);
                 emit(Entry::Metric {
                     metric: Metric::LatencyMs,
                     value: us as f64 * 1e3 / runs as f64 / clock * 1e3,
@@ -393,6 +476,15 @@ async fn drive(
                 });
             }
         }
+        // No monitor on this board: the power model's figure, labelled modeled (from the
+        // latency above, itself modeled on QEMU). A board whose monitor failed gets none.
+        if job.board.energy.is_none() {
+            if let (Some(power), Some(l)) = (&job.board.power, latency_ms) {
+                if let Some(entry) = crate::energy::modeled_entry(power, job.board.clock_hz, l / 1e3) {
+                    emit(entry);
+                }
+            }
+        }
         emit(Entry::Metric { metric: Metric::HostInferMs, value: host_ms, unit: "ms".into(), source: Source::Measured, note: Some(format!("host wall time of 'infer {runs} {warmups}'")) });
         if window == 0 && (external || !session.is_emulated()) {
             for (what, missing) in [("stack", report.stack.is_none()), ("arena", report.arena.is_none())] {
@@ -412,20 +504,25 @@ async fn drive(
             }
         }
     }
-    Ok(())
+    match energy.failed.take() {
+        Some(e) => Err(e).stage("energy"),
+        None => Ok(()),
+    }
 }
 
 /// The figures of a timed window on a board reached over a serial line: what the firmware
 /// measured on the board itself (its m-lap-us timer, and its cycle counter where it has one).
-/// Emulated instruction counts do not exist there; they are listed as not measured.
+/// Emulated instruction counts do not exist there; they are listed as not measured. Returns
+/// the latency per inference in ms.
 fn silicon_figures(
     job: &crate::plan::Job,
     report: &crate::protocol::InferReport,
     runs: u32,
     window: u32,
+    board_line: Option<&str>,
     step: &(dyn Fn(String) + Sync),
     emit: &(dyn Fn(Entry) + Sync),
-) -> anyhow::Result<()> {
+) -> anyhow::Result<f64> {
     let not_measured = super::external::NOT_MEASURED;
     if window == 0 {
         step(format!("{not_measured}instructions: counted only on QEMU; {} is a {} board", job.board.name, job.board.kind.label()));
@@ -436,7 +533,10 @@ fn silicon_figures(
             value: cycles as f64 / runs as f64,
             unit: "cycles".into(),
             source: Source::Measured,
-            note: Some(format!("m-mcubench-cycles (the firmware's cycle counter over {runs} inferences) / {runs}")),
+            note: Some(format!(
+                "m-mcubench-cycles (the firmware's cycle counter over {runs} inferences) / {runs}{}",
+                board_line.map_or(String::new(), |b| format!("; board: {b}"))
+            )),
         }),
         None if window == 0 => {
             let why = report.extensions.get("cycles").cloned().unwrap_or_else(|| "the firmware prints no m-mcubench-cycles line".into());
@@ -463,7 +563,7 @@ fn silicon_figures(
         source: Source::Measured,
         note: Some("m-lap-us difference by the board's own timer".into()),
     });
-    Ok(())
+    Ok(per_inference_us / 1e3)
 }
 
 /// `infer runs warmups` with the reply timeout scaled to the inference count; a timeout says

@@ -28,6 +28,9 @@ pub enum BoardSession {
     Qemu(qemu::QemuSession),
     /// An already-flashed board on a serial line (local, raw TCP or RFC 2217).
     Serial(serial::SerialSession),
+    /// A board flashed through its debug probe and talked to over its serial line (the same
+    /// serial code as `Serial`); the probe stays open so the board can be reset.
+    Probe { probe: probe::ProbeSession, serial: serial::SerialSession },
 }
 
 impl BoardSession {
@@ -48,21 +51,38 @@ impl BoardSession {
     pub async fn exited_within(&mut self, grace: Duration) -> Option<String> {
         match self {
             BoardSession::Qemu(q) => q.exited_within(grace).await.map(|s| format!("QEMU exited ({s})")),
-            BoardSession::Serial(_) => None,
+            BoardSession::Serial(_) | BoardSession::Probe { .. } => None,
+        }
+    }
+
+    /// The serial address of a real board, for error messages.
+    pub fn address(&self) -> Option<&serial::SerialAddress> {
+        match self {
+            BoardSession::Qemu(_) => None,
+            BoardSession::Serial(s) | BoardSession::Probe { serial: s, .. } => Some(&s.address),
+        }
+    }
+
+    /// Resets the board through its probe and lets it run; `false` when this board cannot be
+    /// reset (QEMU is started afresh per job, a serial-only board has no reset line).
+    pub async fn reset(&self) -> Result<bool, probe::ProbeError> {
+        match self {
+            BoardSession::Probe { probe, .. } => probe.reset_and_run().await.map(|()| true),
+            BoardSession::Qemu(_) | BoardSession::Serial(_) => Ok(false),
         }
     }
 
     pub fn pid(&self) -> Option<u32> {
         match self {
             BoardSession::Qemu(q) => q.pid(),
-            BoardSession::Serial(_) => None,
+            BoardSession::Serial(_) | BoardSession::Probe { .. } => None,
         }
     }
 
     pub async fn shutdown(self) {
         match self {
             BoardSession::Qemu(q) => q.shutdown().await,
-            BoardSession::Serial(_) => {}
+            BoardSession::Serial(_) | BoardSession::Probe { .. } => {}
         }
     }
 }

@@ -6,7 +6,8 @@
 //! [`tokio::task::spawn_blocking`]: one board's flashing never stalls the other boards' tasks.
 //! Every error names the board, and says what to do about it.
 //!
-//! Not wired into `mcubench run` yet (issue 8): the runner still drives QEMU boards only.
+//! `mcubench run` uses it for `kind: probe-rs` boards (open, flash, reset and run); the
+//! protocol then goes over the board's `serial:` port, as for `kind: serial` boards.
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};

@@ -81,20 +81,28 @@ pub struct SerialSession {
 /// RFC 2217 negotiation.
 pub async fn connect(board: &Board, timeout: Duration) -> Result<(SerialSession, BoardStream), SerialError> {
     let port = board.serial.port.as_deref().unwrap_or("");
-    let fail = |address: &str, message: String| SerialError { board: board.name.clone(), address: address.to_string(), message };
-    let address = SerialAddress::parse(port).map_err(|m| fail(port, m))?;
+    let (address, stream) = open_port(port, board.serial.baud, timeout)
+        .await
+        .map_err(|(address, message)| SerialError { board: board.name.clone(), address, message })?;
+    Ok((SerialSession { address }, stream))
+}
+
+/// Opens any serial port (a board's UART, an energy monitor): the error is the address as
+/// shown and what went wrong.
+pub async fn open_port(port: &str, baud: u32, timeout: Duration) -> Result<(SerialAddress, BoardStream), (String, String)> {
+    let address = SerialAddress::parse(port).map_err(|m| (port.to_string(), m))?;
     let shown = address.to_string();
-    let baud = board.serial.baud;
+    let fail = |m: String| (shown.clone(), m);
     let stream: BoardStream = match &address {
-        SerialAddress::Tcp(a) => Box::new(tcp(a, timeout).await.map_err(|m| fail(&shown, m))?),
+        SerialAddress::Tcp(a) => Box::new(tcp(a, timeout).await.map_err(fail)?),
         SerialAddress::Rfc2217(a) => {
-            let socket = tcp(a, timeout).await.map_err(|m| fail(&shown, m))?;
-            let s = super::rfc2217::negotiate(socket, baud, timeout).await.map_err(|e| fail(&shown, e.to_string()))?;
+            let socket = tcp(a, timeout).await.map_err(fail)?;
+            let s = super::rfc2217::negotiate(socket, baud, timeout).await.map_err(|e| fail(e.to_string()))?;
             Box::new(s)
         }
-        SerialAddress::Local(path) => Box::new(local(path.clone(), baud).await.map_err(|m| fail(&shown, m))?),
+        SerialAddress::Local(path) => Box::new(local(path.clone(), baud).await.map_err(fail)?),
     };
-    Ok((SerialSession { address }, stream))
+    Ok((address, stream))
 }
 
 async fn tcp(host_port: &str, timeout: Duration) -> Result<TcpStream, String> {
