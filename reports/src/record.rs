@@ -166,6 +166,29 @@ pub enum Entry {
     Failure { stage: String, message: String },
 }
 
+/// Stage of the failure record of an attempt that was retried on a fresh session: kept so
+/// nothing is lost, but not a failure of the job (the job's last attempt decides).
+pub const STAGE_RETRIED: &str = "retried";
+
+/// Stages where the board or the link to it failed, not the benchmark: a hang, an unreachable
+/// or vanished board, a broken stream, protocol garbage, a board held by another run or
+/// quarantined. Wrong outputs, unsupported operators, a model that does not fit and build
+/// failures are not: a retry cannot change them.
+pub const INFRASTRUCTURE_STAGES: &[&str] =
+    &["timeout", "boot", "connect", "session", "upload", "infer", "count", "limit", "lock", "quarantined", STAGE_RETRIED];
+
+/// Whether a failure at `stage` is an infrastructure problem (see [`INFRASTRUCTURE_STAGES`]).
+pub fn is_infrastructure_stage(stage: &str) -> bool {
+    INFRASTRUCTURE_STAGES.contains(&stage)
+}
+
+impl Entry {
+    /// A failure of the job itself: a failure record, except a retried attempt's.
+    pub fn is_job_failure(&self) -> bool {
+        matches!(self, Entry::Failure { stage, .. } if stage != STAGE_RETRIED)
+    }
+}
+
 /// What a golden check found, kept in the check's `detail` text in a fixed form so that stores
 /// stay readable by older code (`seed 3: 2 of 12 output bytes differ, max |diff| 3, top-1 match`).
 /// `top1` is `None` where the output is not a class score vector (ad01's reconstruction).

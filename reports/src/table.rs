@@ -175,6 +175,8 @@ pub fn workload_tables(records: &[ResultRecord]) -> Vec<WorkloadTable> {
                 col.metrics.entry(*metric).or_default().push((*value, *source, note.clone()))
             }
             Entry::Check { check, passed, detail } => col.checks.entry(check.clone()).or_default().push((*passed, detail.clone())),
+            // A retried attempt is not the job's outcome (its cause is in the run's summary).
+            Entry::Failure { stage, .. } if stage == crate::record::STAGE_RETRIED => {}
             Entry::Failure { stage, message } => col.failures.push((stage.clone(), message.clone())),
         }
     }

@@ -13,6 +13,8 @@ pub mod serial;
 
 use std::time::Duration;
 
+use crate::config::{Board, BoardKind};
+
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// A board's UART as a byte stream.
@@ -64,5 +66,18 @@ impl BoardSession {
             BoardSession::Qemu(q) => q.shutdown().await,
             BoardSession::Serial(_) => {}
         }
+    }
+}
+
+/// Brings a board back to a known state before a failed job is tried again.
+///
+/// QEMU: nothing to do here, each attempt starts a new QEMU process (a reset). Serial: each
+/// attempt reconnects and resynchronises with `name`; a board on a bare line cannot be
+/// reset from here. probe-rs: the hook the probe kind implements (a hard reset through the
+/// probe, and a reflash if needed); it does nothing until that kind runs jobs.
+pub async fn reset(board: &Board) -> anyhow::Result<()> {
+    match board.kind {
+        BoardKind::Qemu | BoardKind::Serial => Ok(()),
+        BoardKind::ProbeRs => Ok(()),
     }
 }
