@@ -170,20 +170,22 @@ pub enum Entry {
 /// nothing is lost, but not a failure of the job (the job's last attempt decides).
 pub const STAGE_RETRIED: &str = "retried";
 
-/// Stages where the board or the link to it failed, not the benchmark: a hang, an unreachable
-/// or vanished board, a broken stream, protocol garbage, a board held by another run or
-/// quarantined. Wrong outputs, unsupported operators, a model that does not fit and build
-/// failures are not: a retry cannot change them.
-pub const INFRASTRUCTURE_STAGES: &[&str] =
-    &["timeout", "boot", "connect", "session", "upload", "infer", "count", "limit", "lock", "quarantined", STAGE_RETRIED];
+/// Stages where the board or the link to it failed while the job ran: a hang, an unreachable
+/// or vanished board, a broken stream, protocol garbage. A fresh session may help, so these
+/// are retried and count towards quarantine. Every failure record is an infrastructure
+/// problem to `mcubench gate` (results are missing); build, fit, unsupported, firmware and
+/// profile failures are not retried (a retry cannot change them), nor are `lock` and
+/// `quarantined` (the job never ran).
+pub const RETRYABLE_STAGES: &[&str] = &["timeout", "boot", "connect", "session", "upload", "infer", "count", "limit"];
 
-/// Whether a failure at `stage` is an infrastructure problem (see [`INFRASTRUCTURE_STAGES`]).
-pub fn is_infrastructure_stage(stage: &str) -> bool {
-    INFRASTRUCTURE_STAGES.contains(&stage)
+/// Whether a job that failed at `stage` is worth another attempt (see [`RETRYABLE_STAGES`]).
+pub fn is_retryable_stage(stage: &str) -> bool {
+    RETRYABLE_STAGES.contains(&stage)
 }
 
 impl Entry {
-    /// A failure of the job itself: a failure record, except a retried attempt's.
+    /// A failure of the job itself: a failure record, except a retried attempt's (its job's
+    /// last attempt decides).
     pub fn is_job_failure(&self) -> bool {
         matches!(self, Entry::Failure { stage, .. } if stage != STAGE_RETRIED)
     }

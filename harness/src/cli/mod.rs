@@ -528,13 +528,14 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     })
 }
 
-/// `board  job  stage: cause` of each infrastructure failure record (retried attempts
-/// included), in the order they happened.
+/// `board  job  stage: cause` of each failure record (retried attempts included), in the order
+/// they happened: what `mcubench gate` counts as infrastructure (results missing), apart from
+/// wrong outputs (failed checks, in the tables).
 fn infrastructure_problems(records: &[ResultRecord]) -> Vec<String> {
     records
         .iter()
         .filter_map(|r| match &r.entry {
-            mcubench::results::Entry::Failure { stage, message } if mcubench::results::is_infrastructure_stage(stage) => {
+            mcubench::results::Entry::Failure { stage, message } => {
                 Some(format!("{}  {}/{}  {stage}: {message}", r.job.board, r.job.framework, r.job.workload))
             }
             _ => None,

@@ -123,7 +123,7 @@ pub(crate) async fn run_job(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, even
             }
             Err(failed) => failed,
         };
-        if is_infrastructure_stage(&stage) && attempt < attempts {
+        if is_retryable_stage(&stage) && attempt < attempts {
             rec.failure(
                 STAGE_RETRIED,
                 format!("attempt {attempt} of {attempts} failed at stage {stage}: {message}; retried on a fresh session"),

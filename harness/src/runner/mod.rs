@@ -273,7 +273,7 @@ async fn run_board(cfg: &RunConfig, host: &HostInfo, jobs: Vec<ReadyJob>, events
             continue;
         }
         match job::run_job(cfg, host, r, events).await {
-            job::JobOutcome::Failed { stage, message } if is_infrastructure_stage(&stage) => {
+            job::JobOutcome::Failed { stage, message } if is_retryable_stage(&stage) => {
                 infrastructure_streak += 1;
                 last_cause = format!("{stage}: {message}");
             }
