@@ -260,6 +260,22 @@ mod tests {
     }
 
     #[test]
+    fn a_retried_attempt_does_not_fail_a_job_that_passed_on_its_retry() {
+        let retried = Entry::Failure { stage: crate::record::STAGE_RETRIED.into(), message: "attempt 1 of 2 failed at stage timeout: hang".into() };
+        let records = vec![
+            rec("a", retried.clone()),
+            rec("a", metric(Metric::Instructions, 1_234_567.0, Source::Emulated)),
+            rec("a", Entry::Check { check: "golden".into(), passed: true, detail: String::new() }),
+        ];
+        let tables = workload_tables(&records);
+        let t = &tables[0].text;
+        assert!(t.contains("1,234,567 (emulated)") && !t.contains("failed"), "{t}");
+        assert!(tables[0].failures.is_empty(), "{:?}", tables[0].failures);
+        assert!(!retried.is_job_failure());
+        assert!(Entry::Failure { stage: "timeout".into(), message: String::new() }.is_job_failure());
+    }
+
+    #[test]
     fn cells_carry_their_source_and_failures_are_labelled() {
         let records = vec![
             rec("a", metric(Metric::Instructions, 1_234_567.0, Source::Emulated)),
