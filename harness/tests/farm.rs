@@ -242,3 +242,17 @@ async fn a_board_failing_twice_in_a_row_is_quarantined_for_its_remaining_jobs() 
     // The job that never ran is not one to retry.
     assert!(is_retryable_stage(&f[0].0) && !is_retryable_stage(&f[2].0));
 }
+
+#[test]
+fn run_help_documents_the_farm_flags_and_a_bad_value_is_named() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mcubench")).args(["run", "--help"]).output().unwrap();
+    let help = text(&out.stdout);
+    for flag in ["--wait-for-boards <SECONDS>", "--retries <N>", "--quarantine-after <K>", "--lock-dir <DIR>"] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+    assert!(help.contains("[default: 1]") && help.contains("[default: 2]") && help.contains("[default: 0]"), "{help}");
+    let out = Command::new(env!("CARGO_BIN_EXE_mcubench")).args(["run", "--wait-for-boards", "soon"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("--wait-for-boards") && err.contains("'soon' is not a number of seconds"), "{err}");
+}
