@@ -96,6 +96,8 @@ pub struct RunJob {
     pub figures: BTreeMap<Metric, RunFigure>,
     /// `stage: message` of each failure record of the job.
     pub failures: Vec<String>,
+    /// `stage: message` of each attempt that failed and was retried (not failures of the job).
+    pub retried: Vec<String>,
     /// `check: detail` of each failed check of the job.
     pub failed_checks: Vec<String>,
 }
@@ -113,6 +115,7 @@ pub fn group_run(records: &[ResultRecord]) -> BTreeMap<JobKey, RunJob> {
             board_kind: r.provenance.board_kind.clone(),
             figures: BTreeMap::new(),
             failures: Vec::new(),
+            retried: Vec::new(),
             failed_checks: Vec::new(),
         });
         // Failure records may lack the provenance that figures carry; prefer a figure's.
@@ -131,6 +134,8 @@ pub fn group_run(records: &[ResultRecord]) -> BTreeMap<JobKey, RunJob> {
             }
             Entry::Check { check, passed: false, detail } => job.failed_checks.push(format!("{check}: {detail}")),
             Entry::Check { .. } => {}
+            // A retried attempt is kept apart: the job's last attempt decides.
+            Entry::Failure { stage, message } if !r.entry.is_job_failure() => job.retried.push(format!("{stage}: {message}")),
             Entry::Failure { stage, message } => job.failures.push(format!("{stage}: {message}")),
         }
     }

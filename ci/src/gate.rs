@@ -194,6 +194,8 @@ pub fn evaluate(baseline: &Baseline, rules: &GateRules, run_id: &str, records: &
     };
     for job in run.values() {
         report.infrastructure.extend(job.failures.iter().map(|f| format!("{}: {f}", job.key)));
+        // Passed (or failed) on a later attempt: worth knowing, not a failure by itself.
+        report.notes.extend(job.retried.iter().map(|f| format!("{}: retried after {f}", job.key)));
         report.failed_checks.extend(job.failed_checks.iter().map(|f| format!("{}: {f}", job.key)));
     }
     if records.is_empty() {

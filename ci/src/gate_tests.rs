@@ -197,6 +197,26 @@ fn failed_job_is_infrastructure_exit_4_naming_the_stage() {
 }
 
 #[test]
+fn a_retried_attempt_is_a_note_but_a_failed_last_attempt_is_infrastructure() {
+    let base = [emulated_job("b1", BASE_INSTR), emulated_job("b2", BASE_INSTR)].concat();
+    // b2 passed on its second attempt: its figures are there, the first attempt is a note.
+    let mut run = base.clone();
+    run.push(failure("b2", crate::record::STAGE_RETRIED, "attempt 1 of 2 failed at stage timeout: hang; retried on a fresh session"));
+    let r = gate(&base, &run, &GateRules::builtin());
+    assert_eq!(r.exit_code(), exit::OK, "{}", crate::report::terminal(&r));
+    assert!(r.infrastructure.is_empty(), "{:?}", r.infrastructure);
+    assert!(r.notes.iter().any(|n| n.contains("b2") && n.contains("retried after retried: attempt 1 of 2")), "{:?}", r.notes);
+    // Both attempts failed: the last one's stage makes it infrastructure.
+    let mut run = emulated_job("b1", BASE_INSTR);
+    run.push(failure("b2", crate::record::STAGE_RETRIED, "attempt 1 of 2 failed at stage timeout: hang"));
+    run.push(failure("b2", "timeout", "hang (attempt 2 of 2)"));
+    let r = gate(&base, &run, &GateRules::builtin());
+    assert_eq!(r.exit_code(), exit::INFRASTRUCTURE);
+    assert_eq!(r.infrastructure.len(), 1, "{:?}", r.infrastructure);
+    assert!(r.infrastructure[0].ends_with("timeout: hang (attempt 2 of 2)"), "{:?}", r.infrastructure);
+}
+
+#[test]
 fn failed_correctness_check_is_exit_1() {
     let base = emulated_job("b1", BASE_INSTR);
     let mut run = base.clone();

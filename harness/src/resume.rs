@@ -48,7 +48,7 @@ fn verdict(records: &[&ResultRecord], windows: usize, golden_checks: usize) -> O
         return Some("not run".into());
     }
     if let Some(stage) = records.iter().find_map(|r| match &r.entry {
-        Entry::Failure { stage, .. } => Some(stage.clone()),
+        Entry::Failure { stage, .. } if r.entry.is_job_failure() => Some(stage.clone()),
         _ => None,
     }) {
         return Some(format!("failed at {stage}"));

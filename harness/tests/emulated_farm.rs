@@ -28,6 +28,7 @@ fn config(run_id: &str, windows: u32, golden_checks: usize) -> RunConfig {
         use_plugin: true,
         timeouts: Timeouts { job: Duration::from_secs(240), ..Timeouts::default() },
         limits: Default::default(),
+        farm: Default::default(),
     }
 }
 

@@ -40,6 +40,7 @@ fn config(run_id: &str, golden_checks: usize) -> RunConfig {
         use_plugin: true,
         timeouts: Timeouts { job: Duration::from_secs(240), ..Timeouts::default() },
         limits: Default::default(),
+        farm: Default::default(),
     }
 }
 

@@ -29,6 +29,7 @@ async fn run(sel: Selection, golden_checks: usize) -> Vec<ResultRecord> {
         use_plugin: true,
         timeouts: Timeouts { job: Duration::from_secs(240), ..Timeouts::default() },
         limits: Default::default(),
+        farm: Default::default(),
     };
     let jobs = plan::plan(&boards, "boards.yaml", &sel).unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();

@@ -35,6 +35,7 @@ async fn a_framework_that_fails_to_build_does_not_stop_the_others() {
         use_plugin: true,
         timeouts: Timeouts { job: Duration::from_secs(240), ..Timeouts::default() },
         limits: Default::default(),
+        farm: Default::default(),
     };
     let jobs = plan::plan(&boards, "boards.yaml", &sel).unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();

@@ -39,6 +39,7 @@ async fn run(workload: &str, golden_checks: usize) -> (Vec<ResultRecord>, usize)
         // two cores); one kws01 inference is ~75 M instructions.
         timeouts: Timeouts { job: Duration::from_secs(300), ..Timeouts::default() },
         limits: Default::default(),
+        farm: Default::default(),
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let task = tokio::spawn(runner::run(jobs, cfg, tx));

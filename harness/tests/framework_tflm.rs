@@ -40,6 +40,7 @@ async fn run_on(board: &str, golden_checks: usize) -> Vec<ResultRecord> {
         // The first build of TFLM's library takes about a minute on two cores.
         timeouts: Timeouts { job: Duration::from_secs(300), ..Timeouts::default() },
         limits: Default::default(),
+        farm: Default::default(),
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let task = tokio::spawn(runner::run(jobs, cfg, tx));

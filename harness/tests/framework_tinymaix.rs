@@ -37,6 +37,7 @@ async fn run(golden_checks: usize) -> Vec<ResultRecord> {
         use_plugin: true,
         timeouts: Timeouts { job: Duration::from_secs(120), ..Timeouts::default() },
         limits: Default::default(),
+        farm: Default::default(),
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let task = tokio::spawn(runner::run(jobs, cfg, tx));

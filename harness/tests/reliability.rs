@@ -73,6 +73,7 @@ fn config(run_id: &str) -> RunConfig {
             job: Duration::from_secs(90),
         },
         limits: Limits::default(),
+        farm: Default::default(),
     }
 }
 

@@ -111,6 +111,9 @@ fn run(boards: &Path, store: &Path, extra: &[&str]) -> Output {
         .unwrap()
 }
 
+/// No retry on a fresh session (`mcubench run` retries a failed connection once by default).
+const ONE_ATTEMPT: &[&str] = &["--retries", "0"];
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -333,7 +336,8 @@ async fn unreachable_silent_and_dying_boards_name_board_and_address_and_keep_res
     // Refused: nothing listens there.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let store = dir.path().join("refused.jsonl");
-    let out = run(&serial_boards(dir.path(), &format!("tcp://127.0.0.1:{closed}")), &store, &[]);
+    // One attempt each: this test is about what a failure says (retries: tests/farm.rs).
+    let out = run(&serial_boards(dir.path(), &format!("tcp://127.0.0.1:{closed}")), &store, ONE_ATTEMPT);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let (fails, flash, _) = record_failures(&store);
     assert_eq!(fails.len(), 1, "{fails:?}");
@@ -355,7 +359,7 @@ async fn unreachable_silent_and_dying_boards_name_board_and_address_and_keep_res
     let store = dir.path().join("silent.jsonl");
     let out = tokio::task::spawn_blocking({
         let (boards, store) = (serial_boards(dir.path(), &format!("tcp://127.0.0.1:{port}")), store.clone());
-        move || run(&boards, &store, &[])
+        move || run(&boards, &store, ONE_ATTEMPT)
     })
     .await
     .unwrap();
@@ -372,7 +376,7 @@ async fn unreachable_silent_and_dying_boards_name_board_and_address_and_keep_res
     let boards = serial_boards(dir.path(), &format!("tcp://127.0.0.1:{}", qemu.port));
     let child = {
         let store = store.clone();
-        std::thread::spawn(move || run(&boards, &store, &[]))
+        std::thread::spawn(move || run(&boards, &store, ONE_ATTEMPT))
     };
     let started = Instant::now();
     loop {

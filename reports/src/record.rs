@@ -166,6 +166,31 @@ pub enum Entry {
     Failure { stage: String, message: String },
 }
 
+/// Stage of the failure record of an attempt that was retried on a fresh session: kept so
+/// nothing is lost, but not a failure of the job (the job's last attempt decides).
+pub const STAGE_RETRIED: &str = "retried";
+
+/// Stages where the board or the link to it failed while the job ran: a hang, an unreachable
+/// or vanished board, a broken stream, protocol garbage. A fresh session may help, so these
+/// are retried and count towards quarantine. Every failure record is an infrastructure
+/// problem to `mcubench gate` (results are missing); build, fit, unsupported, firmware and
+/// profile failures are not retried (a retry cannot change them), nor are `lock` and
+/// `quarantined` (the job never ran).
+pub const RETRYABLE_STAGES: &[&str] = &["timeout", "boot", "connect", "session", "upload", "infer", "count", "limit"];
+
+/// Whether a job that failed at `stage` is worth another attempt (see [`RETRYABLE_STAGES`]).
+pub fn is_retryable_stage(stage: &str) -> bool {
+    RETRYABLE_STAGES.contains(&stage)
+}
+
+impl Entry {
+    /// A failure of the job itself: a failure record, except a retried attempt's (its job's
+    /// last attempt decides).
+    pub fn is_job_failure(&self) -> bool {
+        matches!(self, Entry::Failure { stage, .. } if stage != STAGE_RETRIED)
+    }
+}
+
 /// What a golden check found, kept in the check's `detail` text in a fixed form so that stores
 /// stay readable by older code (`seed 3: 2 of 12 output bytes differ, max |diff| 3, top-1 match`).
 /// `top1` is `None` where the output is not a class score vector (ad01's reconstruction).

@@ -318,6 +318,7 @@ pub fn analyse(records: &[ResultRecord]) -> PolarsResult<Analysis> {
                 c.passed += u32::from(*passed);
                 c.details.push((*passed, detail.clone()));
             }
+            Entry::Failure { stage, .. } if stage == crate::record::STAGE_RETRIED => {}
             Entry::Failure { stage, message } => {
                 a.failures.entry((sys, r.job.workload.clone())).or_default().push((stage.clone(), message.clone()))
             }

@@ -175,6 +175,8 @@ pub fn workload_tables(records: &[ResultRecord]) -> Vec<WorkloadTable> {
                 col.metrics.entry(*metric).or_default().push((*value, *source, note.clone()))
             }
             Entry::Check { check, passed, detail } => col.checks.entry(check.clone()).or_default().push((*passed, detail.clone())),
+            // A retried attempt is not the job's outcome (its cause is in the run's summary).
+            Entry::Failure { stage, .. } if stage == crate::record::STAGE_RETRIED => {}
             Entry::Failure { stage, message } => col.failures.push((stage.clone(), message.clone())),
         }
     }
@@ -255,6 +257,22 @@ mod tests {
 
     fn metric(metric: Metric, value: f64, source: Source) -> Entry {
         Entry::Metric { metric, value, unit: "x".into(), source, note: None }
+    }
+
+    #[test]
+    fn a_retried_attempt_does_not_fail_a_job_that_passed_on_its_retry() {
+        let retried = Entry::Failure { stage: crate::record::STAGE_RETRIED.into(), message: "attempt 1 of 2 failed at stage timeout: hang".into() };
+        let records = vec![
+            rec("a", retried.clone()),
+            rec("a", metric(Metric::Instructions, 1_234_567.0, Source::Emulated)),
+            rec("a", Entry::Check { check: "golden".into(), passed: true, detail: String::new() }),
+        ];
+        let tables = workload_tables(&records);
+        let t = &tables[0].text;
+        assert!(t.contains("1,234,567 (emulated)") && !t.contains("failed"), "{t}");
+        assert!(tables[0].failures.is_empty(), "{:?}", tables[0].failures);
+        assert!(!retried.is_job_failure());
+        assert!(Entry::Failure { stage: "timeout".into(), message: String::new() }.is_job_failure());
     }
 
     #[test]

@@ -34,6 +34,9 @@ impl Console {
             }
             RunEvent::JobStep { job, step } => eprintln!("{}   {} / {}: {step}", self.stamp(), job.board, job.workload),
             RunEvent::Record(r) => match &r.entry {
+                Entry::Failure { stage, message } if !r.entry.is_job_failure() => {
+                    eprintln!("{} RETRY {} ({stage}): {message}", self.stamp(), r.job)
+                }
                 Entry::Failure { stage, message } if message.starts_with(&format!("{stage}: ")) => {
                     // "unsupported: ADD" names its stage already.
                     eprintln!("{} FAILED {}: {message}", self.stamp(), r.job)

@@ -14,7 +14,7 @@ use mcubench::config::BoardsFile;
 use mcubench::events::RunEvent;
 use mcubench::plan::{self, Selection};
 use mcubench::results::ResultRecord;
-use mcubench::runner::{self, Limits, RunConfig, Timeouts};
+use mcubench::runner::{self, FarmPolicy, Limits, RunConfig, Timeouts};
 use mcubench::store::{self, ResultStore};
 
 /// Exit codes, kept stable for scripts and CI.
@@ -188,6 +188,23 @@ struct RunArgs {
     /// puts their stores together.
     #[arg(long, value_name = "I/N")]
     shard: Option<plan::Shard>,
+    /// Seconds to wait for a board another run holds (each board is locked by one run at a
+    /// time); 0 fails that board's jobs at once (stage `lock`, naming the holder).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = parse_seconds)]
+    wait_for_boards: f64,
+    /// Extra attempts, each on a fresh session (QEMU: a new emulator; serial: reconnect), for a
+    /// job that failed for an infrastructure reason (hang, unreachable board, broken stream,
+    /// protocol garbage). Every failed attempt is kept (stage `retried`).
+    #[arg(long, value_name = "N", default_value_t = runner::DEFAULT_RETRIES)]
+    retries: u32,
+    /// Quarantine a board for the rest of the run after K of its jobs in a row failed for
+    /// infrastructure reasons: its remaining jobs are not run (stage `quarantined`). 0: never.
+    #[arg(long, value_name = "K", default_value_t = runner::DEFAULT_QUARANTINE_AFTER)]
+    quarantine_after: u32,
+    /// Directory of the board lock files [default: $XDG_RUNTIME_DIR/mcubench/locks, else the
+    /// user's cache]. A farm host shared by several users sets one for everybody.
+    #[arg(long, value_name = "DIR", env = "MCUBENCH_LOCK_DIR")]
+    lock_dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -390,6 +407,12 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
             ..Timeouts::default()
         },
         limits: Limits { max_line_bytes: args.max_line_bytes, max_output_bytes: args.max_output_bytes },
+        farm: FarmPolicy {
+            lock_dir: Some(args.lock_dir.clone().unwrap_or_else(mcubench::session::lock::default_lock_dir)),
+            wait_for_boards: std::time::Duration::from_secs_f64(args.wait_for_boards),
+            retries: args.retries,
+            quarantine_after: args.quarantine_after,
+        },
     };
     // Judged by the settings of this run: a job stands if it has what this run would make.
     let mut carried = Vec::new();
@@ -484,7 +507,17 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    let failed = records.iter().any(|r| matches!(r.entry, mcubench::results::Entry::Failure { .. }))
+    // Apart from the results: what went wrong with boards and links, not with the benchmark.
+    let problems = infrastructure_problems(&records);
+    if !problems.is_empty() {
+        let out = if args.json { &mut std::io::stderr() as &mut dyn std::io::Write } else { &mut std::io::stdout() };
+        let _ = writeln!(out, "\n  Infrastructure problems (board, job, stage: cause):");
+        for line in &problems {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+    // A retried attempt is not a failure of the job; its last attempt decides.
+    let failed = records.iter().any(|r| r.entry.is_job_failure())
         || records.iter().any(|r| matches!(&r.entry, mcubench::results::Entry::Check { passed: false, .. }));
     Ok(if interrupted {
         EXIT_INTERRUPTED
@@ -493,6 +526,21 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     } else {
         EXIT_OK
     })
+}
+
+/// `board  job  stage: cause` of each failure record (retried attempts included), in the order
+/// they happened: what `mcubench gate` counts as infrastructure (results missing), apart from
+/// wrong outputs (failed checks, in the tables).
+fn infrastructure_problems(records: &[ResultRecord]) -> Vec<String> {
+    records
+        .iter()
+        .filter_map(|r| match &r.entry {
+            mcubench::results::Entry::Failure { stage, message } => {
+                Some(format!("{}  {}/{}  {stage}: {message}", r.job.board, r.job.framework, r.job.workload))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Where run events go: the results store (first, so nothing is lost), the console, and the

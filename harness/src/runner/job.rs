@@ -72,7 +72,7 @@ impl Drop for Recorder<'_> {
 }
 
 /// Runs a job to the end, turning every outcome into records; never fails itself.
-pub(crate) async fn run_job(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &UnboundedSender<RunEvent>) {
+pub(crate) async fn run_job(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &UnboundedSender<RunEvent>) -> JobOutcome {
     let started = Instant::now();
     let key = r.job.key();
     let _ = events.send(RunEvent::JobStarted { job: key.clone() });
@@ -101,24 +101,69 @@ pub(crate) async fn run_job(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, even
         Err(e) => rec.failure("elf", e.to_string()),
     }
 
-    let ok = match tokio::time::timeout(cfg.timeouts.job, measure(cfg, host, r, events, &rec)).await {
-        Ok(Ok(())) => true,
-        Ok(Err(e)) => {
-            let (stage, msg) = split_stage(&e);
-            rec.failure(&stage, msg);
-            false
+    // Each attempt on a fresh session: a job that failed for an infrastructure reason is
+    // tried again, every failed attempt kept as a record (stage `retried`).
+    let attempts = cfg.farm.retries.saturating_add(1);
+    let mut outcome = JobOutcome::Passed;
+    for attempt in 1..=attempts {
+        if attempt > 1 {
+            let _ = events.send(RunEvent::JobStep { job: key.clone(), step: format!("attempt {attempt} of {attempts}: resetting the board") });
+            if let Err(e) = crate::session::reset(&r.job.board).await {
+                let message = format!("board {}: cannot reset it for attempt {attempt} of {attempts}: {e:#}", r.job.board.name);
+                rec.failure("reset", message.clone());
+                outcome = JobOutcome::Failed { stage: "reset".into(), message };
+                break;
+            }
         }
-        Err(_) => {
-            let msg = format!(
+        let (stage, message) = match attempt_once(cfg, host, r, events, &rec).await {
+            Ok(()) => {
+                if attempt > 1 {
+                    let _ = events.send(RunEvent::JobStep { job: key.clone(), step: format!("passed on attempt {attempt} of {attempts}") });
+                }
+                outcome = JobOutcome::Passed;
+                break;
+            }
+            Err(failed) => failed,
+        };
+        if is_retryable_stage(&stage) && attempt < attempts {
+            rec.failure(
+                STAGE_RETRIED,
+                format!("attempt {attempt} of {attempts} failed at stage {stage}: {message}; retried on a fresh session"),
+            );
+            continue;
+        }
+        let message = if attempt > 1 { format!("{message} (attempt {attempt} of {attempts})") } else { message };
+        rec.failure(&stage, message.clone());
+        outcome = JobOutcome::Failed { stage, message };
+        break;
+    }
+    rec.flush();
+    let ok = matches!(outcome, JobOutcome::Passed);
+    let _ = events.send(RunEvent::JobFinished { job: key, ok, elapsed: started.elapsed() });
+    outcome
+}
+
+/// How a job ended (after its retries), for the board's quarantine count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum JobOutcome {
+    Passed,
+    Failed { stage: String, message: String },
+}
+
+/// One attempt: a session from boot (or connection) to the last window, within the job's
+/// run-time limit; a failure as (stage, message).
+async fn attempt_once(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &UnboundedSender<RunEvent>, rec: &Recorder<'_>) -> Result<(), (String, String)> {
+    match tokio::time::timeout(cfg.timeouts.job, measure(cfg, host, r, events, rec)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(split_stage(&e)),
+        Err(_) => Err((
+            "timeout".into(),
+            format!(
                 "board {}: the job did not finish within {:?} (the run-time limit per job); the board was stopped (raise --job-timeout)",
                 r.job.board.name, cfg.timeouts.job
-            );
-            rec.failure("timeout", msg);
-            false
-        }
-    };
-    rec.flush();
-    let _ = events.send(RunEvent::JobFinished { job: key, ok, elapsed: started.elapsed() });
+            ),
+        )),
+    }
 }
 
 /// An error tagged with the stage it happened in.
@@ -346,11 +391,12 @@ async fn drive(
         on_framework(f);
     }
     if profile.model_id.as_deref() != Some(w.id) {
-        bail!(
+        return Err(anyhow::anyhow!(
             "the firmware reports model {:?}, expected '{}' (wrong firmware flashed?)",
             profile.model_id.unwrap_or_default(),
             w.id
-        );
+        ))
+        .stage("profile");
     }
     // The clock and flash wait states the firmware read back from the board's registers: what
     // the silicon figures were measured at (QEMU boards print none).

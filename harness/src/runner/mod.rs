@@ -15,6 +15,7 @@ use crate::build::{self, firmware::Firmware, model::PreparedModel, Paths};
 use crate::events::RunEvent;
 use crate::plan::Job;
 use crate::results::*;
+use crate::session::lock::{BoardLock, LockError};
 
 pub use job::encode_input;
 
@@ -36,7 +37,30 @@ pub struct RunConfig {
     pub use_plugin: bool,
     pub timeouts: Timeouts,
     pub limits: Limits,
+    pub farm: FarmPolicy,
 }
+
+/// How the run treats a farm of shared, fallible boards: board locks, retries, quarantine.
+/// The default (for library callers and tests) takes no locks, retries nothing and
+/// quarantines nothing; `mcubench run` sets the documented defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FarmPolicy {
+    /// Where the per-board locks live (`session::lock::default_lock_dir()` at the CLI);
+    /// `None`: boards are not locked.
+    pub lock_dir: Option<PathBuf>,
+    /// How long a board task waits for a board another run holds (`--wait-for-boards`).
+    pub wait_for_boards: Duration,
+    /// Extra attempts, each on a fresh session, for a job that failed for an infrastructure
+    /// reason (`--retries`).
+    pub retries: u32,
+    /// Infrastructure failures of a board's jobs in a row after which the board is
+    /// quarantined for the rest of the run (`--quarantine-after`; 0: never).
+    pub quarantine_after: u32,
+}
+
+/// `mcubench run`'s defaults of [`FarmPolicy::retries`] and [`FarmPolicy::quarantine_after`].
+pub const DEFAULT_RETRIES: u32 = 1;
+pub const DEFAULT_QUARANTINE_AFTER: u32 = 2;
 
 /// Bounds on what one job may take from its board; the run time is [`Timeouts::job`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,11 +216,7 @@ pub async fn run(jobs: Vec<Job>, cfg: RunConfig, events: UnboundedSender<RunEven
         let cfg = cfg.clone();
         let host = host_arc.clone();
         let events = events.clone();
-        tasks.spawn(async move {
-            for r in board_jobs {
-                job::run_job(&cfg, &host, &r, &events).await;
-            }
-        });
+        tasks.spawn(async move { run_board(&cfg, &host, board_jobs, &events).await });
     }
     while let Some(res) = tasks.join_next().await {
         if let Err(e) = res {
@@ -206,6 +226,83 @@ pub async fn run(jobs: Vec<Job>, cfg: RunConfig, events: UnboundedSender<RunEven
         }
     }
     Ok(host)
+}
+
+/// One board's jobs in order: take the board's lock, run each job (with its retries), and
+/// quarantine the board after too many infrastructure failures in a row.
+async fn run_board(cfg: &RunConfig, host: &HostInfo, jobs: Vec<ReadyJob>, events: &UnboundedSender<RunEvent>) {
+    let Some(board) = jobs.first().map(|r| r.job.board.name.clone()) else { return };
+    // Held until every job of the board is done (dropped when this function returns).
+    let _lock = match &cfg.farm.lock_dir {
+        None => None,
+        Some(dir) => {
+            let (name, dir, run_id, wait) = (board.clone(), dir.clone(), cfg.run_id.clone(), cfg.farm.wait_for_boards);
+            // The wait blocks (it polls the lock file): keep it off the runtime's workers.
+            let taken = tokio::task::spawn_blocking(move || BoardLock::acquire_for_run(&name, &dir, &run_id, wait)).await;
+            match taken {
+                Ok(Ok(lock)) => Some(lock),
+                Ok(Err(e)) => {
+                    let why = match &e {
+                        LockError::Held { .. } => format!("{e} (or give --wait-for-boards SECONDS)"),
+                        other => error_chain(other),
+                    };
+                    for r in &jobs {
+                        fail_without_running(cfg, host, r, events, "lock", why.clone());
+                    }
+                    return;
+                }
+                Err(e) => {
+                    for r in &jobs {
+                        fail_without_running(cfg, host, r, events, "lock", format!("board {board}: taking its lock failed: {e}"));
+                    }
+                    return;
+                }
+            }
+        }
+    };
+    let mut infrastructure_streak = 0u32;
+    let mut last_cause = String::new();
+    for r in &jobs {
+        let quarantine_after = cfg.farm.quarantine_after;
+        if quarantine_after > 0 && infrastructure_streak >= quarantine_after {
+            let why = format!(
+                "board {board} is quarantined for the rest of run {}: {infrastructure_streak} job(s) in a row failed for infrastructure reasons (--quarantine-after {quarantine_after}); last cause: {last_cause}",
+                cfg.run_id
+            );
+            fail_without_running(cfg, host, r, events, STAGE_QUARANTINED, why);
+            continue;
+        }
+        match job::run_job(cfg, host, r, events).await {
+            job::JobOutcome::Failed { stage, message } if is_retryable_stage(&stage) => {
+                infrastructure_streak += 1;
+                last_cause = format!("{stage}: {message}");
+            }
+            // A wrong output or a firmware problem says nothing against the board.
+            _ => infrastructure_streak = 0,
+        }
+    }
+}
+
+/// Stage of the jobs a quarantined board does not run.
+pub const STAGE_QUARANTINED: &str = "quarantined";
+
+/// A job that is not run (its board is held or quarantined): started, failed and finished,
+/// so progress and the tables account for it.
+fn fail_without_running(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &UnboundedSender<RunEvent>, stage: &str, message: String) {
+    let key = r.job.key();
+    let _ = events.send(RunEvent::JobStarted { job: key.clone() });
+    let _ = events.send(failure(cfg, host, &r.job, Some(&r.firmware), stage, message));
+    let _ = events.send(RunEvent::JobFinished { job: key, ok: false, elapsed: Duration::ZERO });
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    parts.join(": ")
 }
 
 /// Finds toolchain and emulator versions and builds the counting plugin.

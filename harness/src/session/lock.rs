@@ -7,11 +7,12 @@
 //! holder writes its PID, run id and host into the file, which is how a refused run can say
 //! who has the board.
 //!
-//! Where it plugs in (not wired yet; the runner is being reworked): the runner's per-board task
-//! takes `BoardLock::acquire_for_run(&board.name, &default_lock_dir(), &run_id, wait)` before
-//! it opens a probe-rs or serial board, under `spawn_blocking` (the wait blocks), holds it for
-//! all of the board's jobs, and drops it when the board is done. `--wait-for-boards SECONDS`
-//! would be `wait`; QEMU boards need no lock.
+//! Where it plugs in: the runner's per-board task (`runner::run_board`) takes
+//! `BoardLock::acquire_for_run(&board.name, dir, &run_id, wait)` before the board's first job,
+//! under `spawn_blocking` (the wait blocks), holds it for all of the board's jobs, and drops it
+//! when the board is done. `mcubench run --wait-for-boards SECONDS` is `wait` and `--lock-dir`
+//! (default [`default_lock_dir`]) is `dir`. QEMU boards are locked too: it costs nothing, and
+//! the farm path runs (and is tested) on the emulated farm.
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};

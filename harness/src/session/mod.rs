@@ -13,6 +13,8 @@ pub mod serial;
 
 use std::time::Duration;
 
+use crate::config::{Board, BoardKind};
+
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// A board's UART as a byte stream.
@@ -84,5 +86,19 @@ impl BoardSession {
             BoardSession::Qemu(q) => q.shutdown().await,
             BoardSession::Serial(_) | BoardSession::Probe { .. } => {}
         }
+    }
+}
+
+/// Brings a board back to a known state before a failed job is tried again.
+///
+/// Nothing is left to do here for any kind, because every attempt starts its own session:
+/// QEMU starts a new process (a reset); a serial board reconnects and resynchronises with
+/// `name` (a board on a bare line cannot be reset from here); a probe-rs board is opened,
+/// flashed and hard-reset through its probe ([`BoardSession::reset`]). Kept as the one place
+/// a kind that needs more (a power cycle through a relay, say) would add it.
+pub async fn reset(board: &Board) -> anyhow::Result<()> {
+    match board.kind {
+        BoardKind::Qemu | BoardKind::Serial => Ok(()),
+        BoardKind::ProbeRs => Ok(()),
     }
 }
