@@ -3,7 +3,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::{record_with, FrameworkReport, HostInfo, ReadyJob, RunConfig};
