@@ -13,6 +13,7 @@ fn provenance(board_kind: &str) -> Provenance {
         target: "thumbv7em-none-eabihf".into(),
         clock_hz: 25_000_000,
         board_kind: board_kind.into(),
+        board_facts: None,
     }
 }
 

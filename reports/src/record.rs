@@ -70,6 +70,9 @@ pub struct Provenance {
     pub target: String,
     pub clock_hz: u64,
     pub board_kind: String,
+    /// What a real board's firmware measured of itself: clock, flash wait states, caches, as
+    /// its `m-mcubench-board-[...]` line says (absent on QEMU and in older stores).
+    pub board_facts: Option<String>,
 }
 
 impl Provenance {
@@ -107,6 +110,8 @@ struct ProvenanceRepr {
     target: String,
     clock_hz: u64,
     board_kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    board_facts: Option<String>,
 }
 
 impl From<ProvenanceRepr> for Provenance {
@@ -122,6 +127,7 @@ impl From<ProvenanceRepr> for Provenance {
             target: r.target,
             clock_hz: r.clock_hz,
             board_kind: r.board_kind,
+            board_facts: r.board_facts,
         };
         p.set_framework_flags(r.framework_flags.as_deref());
         p
@@ -143,6 +149,7 @@ impl From<Provenance> for ProvenanceRepr {
             target: p.target,
             clock_hz: p.clock_hz,
             board_kind: p.board_kind,
+            board_facts: p.board_facts,
         }
     }
 }

@@ -353,6 +353,9 @@ pub struct FrameworkReport {
     pub name: String,
     pub version: Option<String>,
     pub flags: Option<String>,
+    /// The facts the board's firmware read back from its clock registers
+    /// (`m-mcubench-board-[NAME sysclk_hz=.. flash_ws=..]`); `None` on QEMU, whose line has none.
+    pub board_facts: Option<String>,
 }
 
 impl FrameworkReport {
@@ -365,7 +368,8 @@ impl FrameworkReport {
             None => (line, None),
         };
         let flags = ext.get("framework-build").map(|f| f.trim().to_string()).filter(|f| !f.is_empty());
-        Some(FrameworkReport { name: name.to_string(), version, flags })
+        let board_facts = ext.get("board").map(|b| b.trim().to_string()).filter(|b| b.contains('='));
+        Some(FrameworkReport { name: name.to_string(), version, flags, board_facts })
     }
 }
 
@@ -394,6 +398,7 @@ pub(crate) fn provenance(host: &HostInfo, job: &Job, firmware: Option<&Firmware>
         target: job.board.target.clone(),
         clock_hz: job.board.clock_hz,
         board_kind: job.board.kind.label().to_string(),
+        board_facts: reported.and_then(|r| r.board_facts.clone()),
     };
     p.set_framework_flags(reported.and_then(|r| r.flags.as_deref()));
     p
@@ -456,7 +461,24 @@ mod tests {
         assert_eq!(f.flags.as_deref(), Some("arm-none-eabi-g++ 12.2.1 -O3 -mcpu=cortex-m7"));
         ext.remove("framework-build");
         ext.insert("framework".to_string(), "vendor-engine".to_string());
-        assert_eq!(FrameworkReport::from_extensions(&ext), Some(FrameworkReport { name: "vendor-engine".into(), version: None, flags: None }));
+        assert_eq!(FrameworkReport::from_extensions(&ext), Some(FrameworkReport { name: "vendor-engine".into(), version: None, flags: None, board_facts: None }));
         assert_eq!(FrameworkReport::from_extensions(&BTreeMap::new()), None);
+    }
+
+    #[test]
+    fn a_real_boards_clock_facts_go_into_provenance_and_qemus_bare_name_does_not() {
+        let mut ext = BTreeMap::new();
+        ext.insert("framework".to_string(), "reference-runtime 0.1.0".to_string());
+        ext.insert("board".to_string(), "mps2-an386".to_string());
+        assert_eq!(FrameworkReport::from_extensions(&ext).unwrap().board_facts, None);
+        let line = "nucleo-l4r5zi sysclk_hz=120000000 flash_ws=5 clock=ok";
+        ext.insert("board".to_string(), format!(" {line} "));
+        assert_eq!(FrameworkReport::from_extensions(&ext).unwrap().board_facts.as_deref(), Some(line));
+        // Stored as a field of its own, and absent from the JSON when there is none.
+        let p = Provenance { board_facts: Some(line.to_string()), ..Provenance::default() };
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["board_facts"], line);
+        assert_eq!(serde_json::from_value::<Provenance>(json).unwrap(), p);
+        assert!(serde_json::to_value(Provenance::default()).unwrap().get("board_facts").is_none());
     }
 }
