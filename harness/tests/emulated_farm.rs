@@ -26,7 +26,8 @@ fn config(run_id: &str, windows: u32, golden_checks: usize) -> RunConfig {
         windows,
         golden_checks,
         use_plugin: true,
-        timeouts: Timeouts { job: Duration::from_secs(240), ..Timeouts::default() },
+        // Generous: these tests check outputs and counts, not speed, and share 2 cores with QEMUs.
+        timeouts: Timeouts { job: Duration::from_secs(600), ..Timeouts::default() },
         limits: Default::default(),
         farm: Default::default(),
     }
