@@ -102,3 +102,60 @@ fn a_probe_board_without_a_probe_fails_at_stage_probe_and_the_qemu_board_passes(
     }
     assert!(records.iter().filter(|r| r.job.board == PROBE_BOARD).all(|r| r.metric().is_none_or(|m| m.0 != Metric::EnergyUj)));
 }
+
+/// Two boards.yaml entries behind the same probe (its selector): while another run holds the
+/// probe, both fail at stage `lock` naming the probe's holder, and neither touches the probe.
+#[test]
+fn boards_sharing_a_probe_are_locked_by_the_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let locks = dir.path().join("locks");
+    let entry = |name: &str| {
+        format!(
+            "  - name: {name}
+    kind: probe-rs
+    probe: {{ chip: STM32L4R5ZITx, selector: '0483:374b:SHARED01' }}
+    serial: {{ port: 'tcp://127.0.0.1:9', baud: 115200 }}
+    cpu: cortex-m4
+    target: thumbv7em-none-eabihf
+    support: mps2
+    clock_hz: 25000000
+    systick_hz: 25000000
+    memory:
+      flash: {{ origin: 0x00000000, size: 0x400000 }}
+      ram:   {{ origin: 0x20000000, size: 0x400000 }}
+"
+        )
+    };
+    let boards_path = dir.path().join("boards.yaml");
+    std::fs::write(&boards_path, format!("boards:\n{}{}", entry("bench-a"), entry("bench-b"))).unwrap();
+    let held = mcubench::session::lock::BoardLock::acquire_for_run("probe-0483-374b-SHARED01", &locks, "holder-run-7", std::time::Duration::ZERO).unwrap();
+    let store = dir.path().join("results.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_mcubench"))
+        .env_remove("MCUBENCH_STORE")
+        .args(["run", "-w", "ad01", "--framework", "reference-runtime", "--golden-checks", "1", "--windows", "1", "--runs", "1"])
+        .arg("--boards")
+        .arg(&boards_path)
+        .arg("--store")
+        .arg(&store)
+        .arg("--lock-dir")
+        .arg(&locks)
+        .output()
+        .unwrap();
+    drop(held);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let records = mcubench::store::load(&store).unwrap().records;
+    for board in ["bench-a", "bench-b"] {
+        let fails: Vec<(String, String)> = records
+            .iter()
+            .filter(|r| r.job.board == board)
+            .filter_map(|r| match &r.entry {
+                Entry::Failure { stage, message } => Some((stage.clone(), message.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(fails.len(), 1, "{board}: {fails:?}");
+        assert_eq!(fails[0].0, "lock", "{fails:?}");
+        assert!(fails[0].1.contains(&format!("board {board}: its probe is in use")) && fails[0].1.contains("holder-run-7"), "{fails:?}");
+    }
+}

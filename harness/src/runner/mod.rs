@@ -232,34 +232,36 @@ pub async fn run(jobs: Vec<Job>, cfg: RunConfig, events: UnboundedSender<RunEven
 /// quarantine the board after too many infrastructure failures in a row.
 async fn run_board(cfg: &RunConfig, host: &HostInfo, jobs: Vec<ReadyJob>, events: &UnboundedSender<RunEvent>) {
     let Some(board) = jobs.first().map(|r| r.job.board.name.clone()) else { return };
-    // Held until every job of the board is done (dropped when this function returns).
-    let _lock = match &cfg.farm.lock_dir {
-        None => None,
-        Some(dir) => {
-            let (name, dir, run_id, wait) = (board.clone(), dir.clone(), cfg.run_id.clone(), cfg.farm.wait_for_boards);
+    // Held until every job of the board is done (dropped when this function returns). A board
+    // behind a debug probe also locks the probe, so two boards.yaml entries naming the same
+    // probe are never driven at once.
+    let mut _locks = Vec::new();
+    if let Some(dir) = &cfg.farm.lock_dir {
+        let probe = jobs[0].job.board.probe.as_ref().filter(|_| jobs[0].job.board.kind == crate::config::BoardKind::ProbeRs);
+        let names: Vec<String> = std::iter::once(board.clone()).chain(probe.and_then(|p| p.selector.as_deref()).and_then(probe_lock_name)).collect();
+        for name in names {
+            let (dir, run_id, wait) = (dir.clone(), cfg.run_id.clone(), cfg.farm.wait_for_boards);
+            let what = name.clone();
             // The wait blocks (it polls the lock file): keep it off the runtime's workers.
-            let taken = tokio::task::spawn_blocking(move || BoardLock::acquire_for_run(&name, &dir, &run_id, wait)).await;
-            match taken {
-                Ok(Ok(lock)) => Some(lock),
-                Ok(Err(e)) => {
-                    let why = match &e {
-                        LockError::Held { .. } => format!("{e} (or give --wait-for-boards SECONDS)"),
-                        other => error_chain(other),
-                    };
-                    for r in &jobs {
-                        fail_without_running(cfg, host, r, events, "lock", why.clone());
-                    }
-                    return;
+            let taken = tokio::task::spawn_blocking(move || BoardLock::acquire_for_run(&what, &dir, &run_id, wait)).await;
+            let why = match taken {
+                Ok(Ok(lock)) => {
+                    _locks.push(lock);
+                    continue;
                 }
-                Err(e) => {
-                    for r in &jobs {
-                        fail_without_running(cfg, host, r, events, "lock", format!("board {board}: taking its lock failed: {e}"));
-                    }
-                    return;
-                }
+                Ok(Err(e)) => match &e {
+                    LockError::Held { .. } if name != board => format!("board {board}: its probe is in use: {e} (or give --wait-for-boards SECONDS)"),
+                    LockError::Held { .. } => format!("{e} (or give --wait-for-boards SECONDS)"),
+                    other => error_chain(other),
+                },
+                Err(e) => format!("board {board}: taking the lock {name} failed: {e}"),
+            };
+            for r in &jobs {
+                fail_without_running(cfg, host, r, events, "lock", why.clone());
             }
+            return;
         }
-    };
+    }
     let mut infrastructure_streak = 0u32;
     let mut last_cause = String::new();
     for r in &jobs {
@@ -281,6 +283,18 @@ async fn run_board(cfg: &RunConfig, host: &HostInfo, jobs: Vec<ReadyJob>, events
             _ => infrastructure_streak = 0,
         }
     }
+}
+
+/// The lock name of a debug probe from its boards.yaml selector (`VID:PID[:SERIAL]`), e.g.
+/// `probe-0483-374b-066DFF55`; `None` for an empty selector (any one attached probe: nothing
+/// to name).
+fn probe_lock_name(selector: &str) -> Option<String> {
+    let s = selector.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let safe: String = s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+    Some(format!("probe-{safe}"))
 }
 
 /// Stage of the jobs a quarantined board does not run.
@@ -463,6 +477,16 @@ mod tests {
         ext.insert("framework".to_string(), "vendor-engine".to_string());
         assert_eq!(FrameworkReport::from_extensions(&ext), Some(FrameworkReport { name: "vendor-engine".into(), version: None, flags: None, board_facts: None }));
         assert_eq!(FrameworkReport::from_extensions(&BTreeMap::new()), None);
+    }
+
+    #[test]
+    fn a_probe_is_locked_by_its_selector() {
+        assert_eq!(probe_lock_name("0483:374b:066DFF555185754867122438").as_deref(), Some("probe-0483-374b-066DFF555185754867122438"));
+        assert_eq!(probe_lock_name(" 2e8a:000c ").as_deref(), Some("probe-2e8a-000c"));
+        assert_eq!(probe_lock_name(""), None);
+        // Whatever the selector holds, the name is one the lock accepts (no path separators).
+        let odd = probe_lock_name("../x:y/z").unwrap();
+        assert!(odd.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)), "{odd}");
     }
 
     #[test]
