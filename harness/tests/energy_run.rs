@@ -69,10 +69,8 @@ fn run_with_monitor(dir: &Path, port: u16) -> Output {
 fn failures(records: &[ResultRecord]) -> Vec<(String, String)> {
     records
         .iter()
-        .filter_map(|r| match &r.entry {
-            Entry::Failure { stage, message } => Some((stage.clone(), message.clone())),
-            _ => None,
-        })
+        .filter_map(|r| r.failure())
+        .map(|(stage, message)| (stage.to_string(), message.to_string()))
         .collect()
 }
 

@@ -71,10 +71,8 @@ fn failures(records: &[ResultRecord], board: &str) -> Vec<(String, String)> {
     records
         .iter()
         .filter(|r| r.job.board == board)
-        .filter_map(|r| match &r.entry {
-            Entry::Failure { stage, message } => Some((stage.clone(), message.clone())),
-            _ => None,
-        })
+        .filter_map(|r| r.failure())
+        .map(|(stage, message)| (stage.to_string(), message.to_string()))
         .collect()
 }
 

@@ -62,10 +62,8 @@ fn a_probe_board_without_a_probe_fails_at_stage_probe_and_the_qemu_board_passes(
         records
             .iter()
             .filter(|r| r.job.board == board)
-            .filter_map(|r| match &r.entry {
-                Entry::Failure { stage, message } => Some((stage.clone(), message.clone())),
-                _ => None,
-            })
+            .filter_map(|r| r.failure())
+            .map(|(stage, message)| (stage.to_string(), message.to_string()))
             .collect()
     };
     let probe_fails = failures(PROBE_BOARD);
@@ -149,10 +147,8 @@ fn boards_sharing_a_probe_are_locked_by_the_probe() {
         let fails: Vec<(String, String)> = records
             .iter()
             .filter(|r| r.job.board == board)
-            .filter_map(|r| match &r.entry {
-                Entry::Failure { stage, message } => Some((stage.clone(), message.clone())),
-                _ => None,
-            })
+            .filter_map(|r| r.failure())
+            .map(|(stage, message)| (stage.to_string(), message.to_string()))
             .collect();
         assert_eq!(fails.len(), 1, "{board}: {fails:?}");
         assert_eq!(fails[0].0, "lock", "{fails:?}");

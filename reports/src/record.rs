@@ -362,6 +362,14 @@ impl ResultRecord {
             _ => None,
         }
     }
+
+    /// `(stage, message)` of a failure record.
+    pub fn failure(&self) -> Option<(&str, &str)> {
+        match &self.entry {
+            Entry::Failure { stage, message } => Some((stage, message)),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
