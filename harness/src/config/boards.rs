@@ -152,6 +152,21 @@ pub struct ProbeSettings {
     /// Probe selector `VID:PID[:SERIAL]`; the first probe when absent.
     #[serde(default)]
     pub selector: Option<String>,
+    /// The probe hangs off another host running `probe-rs serve`; absent for a local probe.
+    #[serde(default)]
+    pub remote: Option<RemoteProbeSettings>,
+}
+
+/// A probe reached through probe-rs's remote mode (`probe-rs serve` on the probe's host).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteProbeSettings {
+    /// The server: `ws://HOST:PORT`, `wss://HOST:PORT` or `socket:///path/to/unix.sock`.
+    pub host: String,
+    /// The environment variable that holds the server's token for this user (tokens are
+    /// secrets, so boards.yaml names the variable, never the token).
+    #[serde(default)]
+    pub token_env: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -441,6 +456,19 @@ impl BoardsFile {
                 }
                 // The runner talks to a flashed probe-rs board over this port: check it now.
                 BoardKind::ProbeRs => {
+                    if let Some(remote) = board.probe.as_ref().and_then(|p| p.remote.as_ref()) {
+                        if !["ws://", "wss://", "socket://"].iter().any(|s| remote.host.starts_with(s) && remote.host.len() > s.len()) {
+                            return Err(invalid(
+                                "probe.remote.host",
+                                format!("'{}': give the probe-rs server as ws://HOST:PORT, wss://HOST:PORT or socket:///PATH", remote.host),
+                            ));
+                        }
+                        if let Some(var) = &remote.token_env {
+                            if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                                return Err(invalid("probe.remote.token_env", format!("'{var}': name an environment variable (letters, digits, '_'), not the token itself")));
+                            }
+                        }
+                    }
                     if let Some(port) = &board.serial.port {
                         crate::session::serial::SerialAddress::parse(port).map_err(|m| invalid("serial.port", m))?;
                     }
@@ -704,6 +732,26 @@ boards:
         assert!(msg.starts_with("boards.yaml:5: board 'm4': field 'serial.port': 'tcp://lab-pi': write tcp://HOST:PORT"), "{msg}");
         let msg = parse(&GOOD.replace("kind: qemu", "kind: serial")).unwrap_err().to_string();
         assert!(msg.contains("field 'serial.port': a serial board needs a port"), "{msg}");
+    }
+
+    #[test]
+    fn remote_probes_are_checked_naming_line_and_field() {
+        let remote = |remote: &str| {
+            GOOD.replace(
+                "kind: qemu\n    qemu: { machine: mps2-an386 }",
+                &format!("kind: probe-rs\n    probe: {{ chip: STM32L4R5ZITx, remote: {remote} }}\n    serial: {{ port: 'tcp://farm-2:3001' }}"),
+            )
+        };
+        let f = parse(&remote("{ host: 'ws://farm-2:3000', token_env: FARM2_TOKEN }")).unwrap();
+        let r = f.boards[0].probe.as_ref().unwrap().remote.as_ref().unwrap();
+        assert_eq!((r.host.as_str(), r.token_env.as_deref()), ("ws://farm-2:3000", Some("FARM2_TOKEN")));
+        assert!(parse(&remote("{ host: 'socket:///run/probe-rs.sock' }")).is_ok());
+        let msg = parse(&remote("{ host: 'farm-2:3000' }")).unwrap_err().to_string();
+        assert!(msg.starts_with("boards.yaml:5: board 'm4': field 'probe.remote.host': 'farm-2:3000': give the probe-rs server as ws://HOST:PORT"), "{msg}");
+        let msg = parse(&remote("{ host: 'ws://farm-2:3000', token_env: 'abc def' }")).unwrap_err().to_string();
+        assert!(msg.contains("field 'probe.remote.token_env': 'abc def': name an environment variable"), "{msg}");
+        let msg = parse(&remote("{ host: 'ws://farm-2:3000', token: x }")).unwrap_err().to_string();
+        assert!(msg.contains("unknown field `token`"), "{msg}");
     }
 
     #[test]

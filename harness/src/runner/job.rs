@@ -15,7 +15,8 @@ use crate::protocol::{ClientConfig, DutClient, ProtocolError};
 use crate::results::*;
 use crate::session::cap::OutputCap;
 use crate::session::qemu::{QemuLaunch, QemuSession};
-use crate::session::probe::{FlashPhase, ProbeSession};
+use crate::session::probe::FlashPhase;
+use crate::session::ProbeLink;
 use crate::session::{serial, BoardSession, BoardStream};
 use std::sync::atomic::Ordering;
 use mcubench_workloads::workload::InputFormat;
@@ -246,8 +247,8 @@ async fn measure(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &Unboun
         BoardKind::ProbeRs => {
             let settings = job.board.probe.as_ref();
             step(format!("opening the debug probe ({})", settings.map_or("", |p| p.chip.as_str())));
-            let probe = ProbeSession::open(&job.board).await.stage("probe")?;
-            step(format!("probe {} attached to {}", probe.probe(), probe.chip()));
+            let probe = ProbeLink::open(&job.board).await.stage("probe")?;
+            step(probe.describe());
             let (key, tx) = (job.key(), events.clone());
             let mut last: Option<(FlashPhase, u64)> = None;
             probe

@@ -238,7 +238,13 @@ async fn run_board(cfg: &RunConfig, host: &HostInfo, jobs: Vec<ReadyJob>, events
     let mut _locks = Vec::new();
     if let Some(dir) = &cfg.farm.lock_dir {
         let probe = jobs[0].job.board.probe.as_ref().filter(|_| jobs[0].job.board.kind == crate::config::BoardKind::ProbeRs);
-        let names: Vec<String> = std::iter::once(board.clone()).chain(probe.and_then(|p| p.selector.as_deref()).and_then(probe_lock_name)).collect();
+        // A probe behind a probe-rs server is named with its server: the same ids on two hosts
+        // are two probes.
+        let probe_name = probe.and_then(|p| {
+            let selector = p.selector.as_deref()?;
+            probe_lock_name(&p.remote.as_ref().map_or_else(|| selector.to_string(), |r| format!("{}@{selector}", r.host)))
+        });
+        let names: Vec<String> = std::iter::once(board.clone()).chain(probe_name).collect();
         for name in names {
             let (dir, run_id, wait) = (dir.clone(), cfg.run_id.clone(), cfg.farm.wait_for_boards);
             let what = name.clone();

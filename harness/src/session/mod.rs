@@ -1,13 +1,15 @@
 //! Board sessions: bring a board up and hand back a byte stream to its UART. The protocol
 //! client sees the same boxed stream whatever the board kind; only QEMU adds the
 //! instruction-count side channel. Real boards are reached over serial ([`serial`], local,
-//! `tcp://` or `rfc2217://`) and through their debug probe ([`probe`]), found with
+//! `tcp://` or `rfc2217://`) and through their debug probe ([`probe`], or [`remote_probe`] for
+//! a probe on another host), found with
 //! [`detect`], and held by one run at a time ([`lock`]).
 pub mod cap;
 pub mod detect;
 pub mod lock;
 pub mod probe;
 pub mod qemu;
+pub mod remote_probe;
 pub mod rfc2217;
 pub mod serial;
 
@@ -32,7 +34,7 @@ pub enum BoardSession {
     Serial(serial::SerialSession),
     /// A board flashed through its debug probe and talked to over its serial line (the same
     /// serial code as `Serial`); the probe stays open so the board can be reset.
-    Probe { probe: probe::ProbeSession, serial: serial::SerialSession },
+    Probe { probe: ProbeLink, serial: serial::SerialSession },
 }
 
 impl BoardSession {
@@ -85,6 +87,44 @@ impl BoardSession {
         match self {
             BoardSession::Qemu(q) => q.shutdown().await,
             BoardSession::Serial(_) | BoardSession::Probe { .. } => {}
+        }
+    }
+}
+
+/// A board's debug probe: on this machine (the probe-rs library), or on another host behind
+/// `probe-rs serve` (`probe.remote` in boards.yaml).
+pub enum ProbeLink {
+    Local(probe::ProbeSession),
+    Remote(remote_probe::RemoteProbeSession),
+}
+
+impl ProbeLink {
+    pub async fn open(board: &Board) -> Result<ProbeLink, probe::ProbeError> {
+        match board.probe.as_ref().and_then(|p| p.remote.as_ref()) {
+            Some(_) => remote_probe::RemoteProbeSession::open(board).await.map(ProbeLink::Remote),
+            None => probe::ProbeSession::open(board).await.map(ProbeLink::Local),
+        }
+    }
+
+    /// Which probe, where, and the chip, for progress lines.
+    pub fn describe(&self) -> String {
+        match self {
+            ProbeLink::Local(p) => format!("probe {} attached to {}", p.probe(), p.chip()),
+            ProbeLink::Remote(p) => format!("probe {} on {} attached to {}", p.probe(), p.host(), p.chip()),
+        }
+    }
+
+    pub async fn flash(&self, elf: &std::path::Path, progress: impl FnMut(probe::FlashStep) + Send + 'static) -> Result<(), probe::ProbeError> {
+        match self {
+            ProbeLink::Local(p) => p.flash(elf, progress).await,
+            ProbeLink::Remote(p) => p.flash(elf, progress).await,
+        }
+    }
+
+    pub async fn reset_and_run(&self) -> Result<(), probe::ProbeError> {
+        match self {
+            ProbeLink::Local(p) => p.reset_and_run().await,
+            ProbeLink::Remote(p) => p.reset_and_run().await,
         }
     }
 }

@@ -193,6 +193,24 @@ pub enum ProbeError {
     Rtt { board: String, cause: String },
     #[error("board {board}: the probe worker thread failed: {cause}")]
     Worker { board: String, cause: String },
+    #[error("board {board}: a remote probe (probe.remote) is driven with the probe-rs CLI, and '{cli}' cannot be run: {cause}; install it with `cargo install probe-rs-tools --locked --features remote` (`scripts/setup.sh --with-probe-rs-cli` does) or point MCUBENCH_PROBE_RS_CLI at it")]
+    RemoteCliMissing { board: String, cli: String, cause: String },
+    #[error("board {board}: '{cli}' was built without probe-rs's `remote` feature (its --help has no --host); reinstall it with `cargo install probe-rs-tools --locked --features remote`")]
+    RemoteCliWithoutRemote { board: String, cli: String },
+    #[error("board {board}: probe.remote.token_env names {var}, which is not set here; export the token that the probe-rs server at {host} has for you")]
+    RemoteTokenUnset { board: String, var: String, host: String },
+    #[error("board {board}: cannot reach the probe-rs server at {host}: {cause} (is `probe-rs serve` running there, and its port open to this host?)")]
+    RemoteUnreachable { board: String, host: String, cause: String },
+    #[error("board {board}: the probe-rs server at {host} closed the connection: {cause} (usually a token it does not know: check probe.remote.token_env and the server's `server.users`)")]
+    RemoteRefused { board: String, host: String, cause: String },
+    #[error("board {board}: no debug probe is attached to the probe-rs server at {host} (wanted {wanted}); `probe-rs list --host {host}` lists what it sees")]
+    RemoteNoProbe { board: String, host: String, wanted: String },
+    #[error("{inner} (the probes of the probe-rs server at {host})")]
+    OnRemote { host: String, inner: Box<ProbeError> },
+    #[error("board {board}: `probe-rs {command}` through the probe-rs server at {host} failed: {cause}")]
+    RemoteCommand { board: String, host: String, command: String, cause: String },
+    #[error("board {board}: `probe-rs {command}` through the probe-rs server at {host} did not finish within {waited:?}, and was stopped")]
+    RemoteTimeout { board: String, host: String, command: String, waited: Duration },
 }
 
 fn list(probes: &[AttachedProbe]) -> String {
