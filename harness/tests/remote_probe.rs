@@ -207,3 +207,38 @@ fn a_remote_probe_without_its_token_or_with_a_selector_the_server_lacks_fails_at
     // The ELF's sizes were taken before the probe was looked for, and are kept.
     assert!(records.iter().any(|r| r.metric().is_some_and(|m| m.0 == Metric::FlashBytes)));
 }
+
+/// `mcubench boards detect --remote`: the server's probes, recognised, as boards.yaml entries
+/// that carry `remote:` and parse.
+#[test]
+fn boards_detect_lists_a_servers_probes_as_remote_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = stand_in_cli(dir.path(), free_port(), free_port());
+    let detect = |token: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcubench"));
+        cmd.env("MCUBENCH_PROBE_RS_CLI", &cli).env_remove("FAR_TOKEN").args(["boards", "detect", "--remote", "ws://127.0.0.1:3000", "--token-env", "FAR_TOKEN"]);
+        if let Some(t) = token {
+            cmd.env("FAR_TOKEN", t);
+        }
+        cmd.output().unwrap()
+    };
+    let out = detect(Some(TOKEN));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("# The probes of the probe-rs server at ws://127.0.0.1:3000."), "{text}");
+    let file = mcubench::config::BoardsFile::parse(&text, Path::new("detected.yaml")).unwrap();
+    assert!(!file.boards.is_empty(), "{text}");
+    for b in &file.boards {
+        let probe = b.probe.as_ref().unwrap();
+        let remote = probe.remote.as_ref().unwrap();
+        assert_eq!((remote.host.as_str(), remote.token_env.as_deref()), ("ws://127.0.0.1:3000", Some("FAR_TOKEN")));
+        assert!(["0483:374e:002A00", "2e8a:000c:E6614103"].contains(&probe.selector.as_deref().unwrap()), "{probe:?}");
+    }
+    assert!(file.boards.iter().any(|b| b.name == "rp-pico"), "the Debug Probe is recognised: {text}");
+
+    let out = detect(None);
+    assert_eq!(out.status.code(), Some(2), "a setup error, as for a bad boards.yaml");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("probe.remote.token_env names FAR_TOKEN, which is not set here"), "{err}");
+    assert!(!err.contains("board (boards detect)"), "{err}");
+}

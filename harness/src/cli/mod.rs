@@ -94,6 +94,13 @@ struct DetectArgs {
     /// yaml: a boards.yaml fragment, each probe explained in comments; json: for scripts.
     #[arg(long, value_enum, default_value_t = DetectFormat::Yaml)]
     format: DetectFormat,
+    /// List the probes of a probe-rs server instead of this machine's (ws://HOST:PORT, as in
+    /// boards.yaml's probe.remote.host); needs the probe-rs CLI built with `remote`.
+    #[arg(long, value_name = "HOST")]
+    remote: Option<String>,
+    /// The environment variable holding your token for --remote (written into the entries too).
+    #[arg(long, value_name = "VAR", requires = "remote")]
+    token_env: Option<String>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -295,8 +302,24 @@ fn boards_list(args: BoardsFileArg) -> anyhow::Result<u8> {
 
 fn boards_detect(args: DetectArgs) -> anyhow::Result<u8> {
     use mcubench::session::detect;
-    let seen = detect::scan();
-    let found = detect::detect(&seen, detect::REAL_BOARDS_YAML).context("the boards.real.yaml templates built into mcubench do not parse")?;
+    let found = match &args.remote {
+        None => detect::detect(&detect::scan(), detect::REAL_BOARDS_YAML),
+        Some(host) => {
+            use mcubench::session::remote_probe::ProbeServer;
+            let remote = mcubench::config::RemoteProbeSettings { host: host.clone(), token_env: args.token_env.clone() };
+            let probes = tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+                let server = ProbeServer::new(host, args.token_env.as_deref(), "(boards detect)")?;
+                server.list("(boards detect)").await
+            })
+            // The errors name a board; here there is none.
+            .map_err(|e| anyhow::anyhow!(e.to_string().replacen("board (boards detect): ", "", 1)))?;
+            if probes.is_empty() {
+                anyhow::bail!("the probe-rs server at {host} lists no debug probe (check it with `probe-rs list --host {host}`)");
+            }
+            detect::detect_remote(probes, detect::REAL_BOARDS_YAML, &remote)
+        }
+    };
+    let found = found.context("the boards.real.yaml templates built into mcubench do not parse")?;
     match args.format {
         // The YAML says itself when nothing was found.
         DetectFormat::Yaml => print!("{}", detect::render_yaml(&found)),

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::probe::{list_attached, AttachedProbe};
-use crate::config::{Board, BoardsError, BoardsFile};
+use crate::config::{Board, BoardsError, BoardsFile, RemoteProbeSettings};
 
 /// The example inventory of real boards, used as templates (compiled in, so an installed
 /// mcubench has them too).
@@ -195,6 +195,8 @@ pub struct Detection {
     pub probes: Vec<DetectedProbe>,
     /// Serial ports that belong to no listed probe (USB-UART adapters, energy monitors, ...).
     pub other_ports: Vec<SerialPortSeen>,
+    /// The probe-rs server the probes were listed from (`None`: this machine).
+    pub remote: Option<String>,
 }
 
 impl Detection {
@@ -301,7 +303,36 @@ pub fn detect(seen: &Seen, templates: &str) -> Result<Detection, BoardsError> {
         probes.push(DetectedProbe { probe: probe.clone(), known, port, more_ports: ports, entries });
     }
     let other_ports = seen.ports.iter().filter(|p| !claimed.contains(p)).cloned().collect();
-    Ok(Detection { probes, other_ports })
+    Ok(Detection { probes, other_ports, remote: None })
+}
+
+/// Entries for the probes a probe-rs server lists (`mcubench boards detect --remote`): the
+/// same recognition, with `remote:` added to each entry's probe. The server's serial ports are
+/// not seen from here, so the entries keep the template's port for the user to replace.
+pub fn detect_remote(probes: Vec<AttachedProbe>, templates: &str, remote: &RemoteProbeSettings) -> Result<Detection, BoardsError> {
+    let mut found = detect(&Seen { probes, ports: Vec::new() }, templates)?;
+    for p in &mut found.probes {
+        for (text, board) in &mut p.entries {
+            *text = add_remote(text, remote);
+            let parsed = BoardsFile::parse(&format!("boards:\n{text}"), Path::new("boards.real.yaml (template)"))?;
+            *board = parsed.boards.into_iter().next().expect("one entry parsed");
+        }
+    }
+    found.remote = Some(remote.host.clone());
+    Ok(found)
+}
+
+/// Puts `remote: { host, token_env }` into the entry's `probe: { ... }` line.
+fn add_remote(block: &str, remote: &RemoteProbeSettings) -> String {
+    let token = remote.token_env.as_deref().map_or(String::new(), |v| format!(", token_env: {v}"));
+    let insert = format!(", remote: {{ host: '{}'{token} }}", remote.host);
+    block
+        .lines()
+        .map(|line| match (line.trim_start().starts_with("probe: {"), line.find(" }")) {
+            (true, Some(end)) => format!("{}{insert}{}\n", &line[..end], &line[end..]),
+            _ => format!("{line}\n"),
+        })
+        .collect()
 }
 
 fn describe_port(port: &SerialPortSeen) -> String {
@@ -335,6 +366,11 @@ pub fn render_yaml(d: &Detection) -> String {
         d.probes.len(),
         d.probes.iter().map(|p| usize::from(p.port.is_some()) + p.more_ports.len()).sum::<usize>() + d.other_ports.len()
     );
+    if let Some(host) = &d.remote {
+        out.push_str(&format!(
+            "# The probes of the probe-rs server at {host}. Its serial ports cannot be seen from here: serve each board's UART with ser2net on that host and set serial.port to tcp://HOST:PORT (or rfc2217://HOST:PORT).\n"
+        ));
+    }
     let entries: usize = d.probes.iter().map(|p| p.entries.len()).sum();
     out.push_str(if entries == 0 { "boards: []\n" } else { "boards:\n" });
     for (i, p) in d.probes.iter().enumerate() {
@@ -345,6 +381,7 @@ pub fn render_yaml(d: &Detection) -> String {
         }
         match &p.port {
             Some(port) => out.push_str(&format!("  #   its serial port: {}\n", describe_port(port))),
+            None if d.remote.is_some() => {}
             None => out.push_str("  #   no serial port of its own was seen: set serial.port by hand (a USB-UART adapter?)\n"),
         }
         for more in &p.more_ports {
@@ -410,10 +447,14 @@ pub fn render_json(d: &Detection) -> serde_json::Value {
             })
         })
         .collect();
-    json!({
+    let mut v = json!({
         "probes": probes,
         "other_serial_ports": d.other_ports.iter().map(port).collect::<Vec<_>>(),
-    })
+    });
+    if let Some(host) = &d.remote {
+        v["remote"] = json!(host);
+    }
+    v
 }
 
 #[cfg(test)]

@@ -50,14 +50,95 @@ impl CliCommand {
     }
 }
 
+/// A probe-rs server and how to reach it: the CLI to run, the host, the token.
+#[derive(Debug, Clone)]
+pub struct ProbeServer {
+    host: String,
+    token: Option<String>,
+    program: PathBuf,
+}
+
+impl ProbeServer {
+    /// The server at `host`; the token from the variable `token_env` (`for_what` names who
+    /// asks, in the error when it is not set).
+    pub fn new(host: &str, token_env: Option<&str>, for_what: &str) -> Result<ProbeServer, ProbeError> {
+        let token = match token_env {
+            None => None,
+            Some(var) => Some(std::env::var(var).map_err(|_| ProbeError::RemoteTokenUnset { board: for_what.to_string(), var: var.to_string(), host: host.to_string() })?),
+        };
+        Ok(ProbeServer { host: host.to_string(), token, program: cli_program() })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The probes the server sees (after checking that the CLI can talk to a server).
+    pub async fn list(&self, for_what: &str) -> Result<Vec<AttachedProbe>, ProbeError> {
+        self.check_cli(for_what).await?;
+        let listing = self.run(for_what, self.list_command(), COMMAND_TIMEOUT).await?;
+        Ok(parse_probe_list(&listing))
+    }
+
+    fn command(&self, subcommand: &str, rest: impl IntoIterator<Item = OsString>) -> CliCommand {
+        let mut args: Vec<OsString> = vec![subcommand.into(), "--host".into(), self.host.as_str().into()];
+        args.extend(rest);
+        CliCommand { program: self.program.clone(), args, token: self.token.clone() }
+    }
+
+    pub fn list_command(&self) -> CliCommand {
+        self.command("list", [])
+    }
+
+    /// Runs `probe-rs --help` once, to tell "no such program" and "built without `remote`"
+    /// apart from a server that cannot be reached.
+    async fn check_cli(&self, for_what: &str) -> Result<(), ProbeError> {
+        let cli = self.program.display().to_string();
+        let out = Command::new(&self.program)
+            .arg("--help")
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .map_err(|e| ProbeError::RemoteCliMissing { board: for_what.to_string(), cli: cli.clone(), cause: e.to_string() })?;
+        let help = String::from_utf8_lossy(&out.stdout);
+        if !help.contains("--host") {
+            return Err(ProbeError::RemoteCliWithoutRemote { board: for_what.to_string(), cli });
+        }
+        Ok(())
+    }
+
+    /// Runs one CLI command; its standard output on success. A failure keeps the CLI's own
+    /// words (its last lines of standard error).
+    async fn run(&self, for_what: &str, command: CliCommand, timeout: Duration) -> Result<String, ProbeError> {
+        let name = command.name();
+        let mut cmd = Command::new(&command.program);
+        cmd.args(&command.args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        if let Some(token) = &command.token {
+            cmd.env(TOKEN_ENV, token);
+        }
+        let board = for_what.to_string();
+        let child = cmd.spawn().map_err(|e| ProbeError::RemoteCliMissing { board: board.clone(), cli: command.program.display().to_string(), cause: e.to_string() })?;
+        let out = match tokio::time::timeout(timeout, child.wait_with_output()).await {
+            Err(_) => return Err(ProbeError::RemoteTimeout { board, host: self.host.clone(), command: name, waited: timeout }),
+            Ok(Err(e)) => return Err(ProbeError::RemoteCommand { board, host: self.host.clone(), command: name, cause: e.to_string() }),
+            Ok(Ok(out)) => out,
+        };
+        if out.status.success() {
+            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let cause = cli_error_text(&stderr).unwrap_or_else(|| format!("exited with {}", out.status));
+        Err(classify_failure(for_what, &self.host, &name, cause))
+    }
+}
+
 /// A probe behind a probe-rs server, chosen and checked; flashes and resets through the CLI.
 #[derive(Debug, Clone)]
 pub struct RemoteProbeSession {
     board: String,
     chip: String,
-    host: String,
-    token: Option<String>,
-    program: PathBuf,
+    server: ProbeServer,
     probe: AttachedProbe,
 }
 
@@ -75,38 +156,19 @@ impl RemoteProbeSession {
             .map(|s| s.parse::<ProbeSelector>().map_err(|reason| ProbeError::BadSelector { board: name.clone(), selector: s.to_string(), reason }))
             .transpose()?;
         check_chip(&name, &settings.chip)?;
-        let token = match &remote.token_env {
-            None => None,
-            Some(var) => Some(std::env::var(var).map_err(|_| ProbeError::RemoteTokenUnset { board: name.clone(), var: var.clone(), host: remote.host.clone() })?),
-        };
-        let mut session = RemoteProbeSession {
-            board: name.clone(),
-            chip: settings.chip.clone(),
-            host: remote.host.clone(),
-            token,
-            program: cli_program(),
-            // Replaced by the server's probe below.
-            probe: AttachedProbe { identifier: String::new(), vendor_id: 0, product_id: 0, serial: None, accessible: false },
-        };
-        session.check_cli().await?;
-        let listing = session.run(session.list_command(), COMMAND_TIMEOUT).await?;
-        let attached = parse_probe_list(&listing);
+        let server = ProbeServer::new(&remote.host, remote.token_env.as_deref(), &name)?;
+        let host = server.host.clone();
+        let attached = server.list(&name).await?;
         if attached.is_empty() {
             let wanted = selector.as_ref().map_or("any probe".to_string(), |s| format!("selector '{s}'"));
-            return Err(ProbeError::RemoteNoProbe { board: name, host: session.host, wanted });
+            return Err(ProbeError::RemoteNoProbe { board: name, host, wanted });
         }
-        session.probe = choose_probe(&name, selector.as_ref(), &attached).map_err(|e| ProbeError::OnRemote { host: session.host.clone(), inner: Box::new(e) })?;
-        if !session.probe.accessible {
-            return Err(ProbeError::OnRemote {
-                host: session.host.clone(),
-                inner: Box::new(ProbeError::ProbeOpen {
-                    board: name,
-                    probe: session.probe.to_string(),
-                    cause: "the server's user may not open it".to_string(),
-                }),
-            });
+        let probe = choose_probe(&name, selector.as_ref(), &attached).map_err(|e| ProbeError::OnRemote { host: host.clone(), inner: Box::new(e) })?;
+        if !probe.accessible {
+            let inner = ProbeError::ProbeOpen { board: name, probe: probe.to_string(), cause: "the server's user may not open it".to_string() };
+            return Err(ProbeError::OnRemote { host, inner: Box::new(inner) });
         }
-        Ok(session)
+        Ok(RemoteProbeSession { board: name, chip: settings.chip.clone(), server, probe })
     }
 
     pub fn probe(&self) -> &AttachedProbe {
@@ -118,7 +180,7 @@ impl RemoteProbeSession {
     }
 
     pub fn host(&self) -> &str {
-        &self.host
+        &self.server.host
     }
 
     /// Uploads the ELF to the server, which writes it to flash and verifies it. The CLI shows
@@ -127,31 +189,25 @@ impl RemoteProbeSession {
         let fail = |cause: String| ProbeError::FlashFailed { board: self.board.clone(), elf: elf.to_path_buf(), cause };
         let size = std::fs::metadata(elf).map_err(|e| fail(e.to_string()))?.len();
         progress(FlashStep { phase: FlashPhase::Program, done_bytes: 0, total_bytes: Some(size), finished: false });
-        match self.run(self.download_command(elf), FLASH_TIMEOUT).await {
+        match self.server.run(&self.board, self.download_command(elf), FLASH_TIMEOUT).await {
             Ok(_) => {
                 progress(FlashStep { phase: FlashPhase::Program, done_bytes: size, total_bytes: Some(size), finished: true });
                 Ok(())
             }
-            Err(ProbeError::RemoteCommand { cause, .. }) => Err(fail(format!("{cause} (through the probe-rs server at {})", self.host))),
+            Err(ProbeError::RemoteCommand { cause, .. }) => Err(fail(format!("{cause} (through the probe-rs server at {})", self.server.host))),
             Err(other) => Err(other),
         }
     }
 
     /// Resets the chip and lets it run.
     pub async fn reset_and_run(&self) -> Result<(), ProbeError> {
-        match self.run(self.reset_command(), COMMAND_TIMEOUT).await {
+        match self.server.run(&self.board, self.reset_command(), COMMAND_TIMEOUT).await {
             Ok(_) => Ok(()),
             Err(ProbeError::RemoteCommand { cause, .. }) => {
-                Err(ProbeError::Reset { board: self.board.clone(), cause: format!("{cause} (through the probe-rs server at {})", self.host) })
+                Err(ProbeError::Reset { board: self.board.clone(), cause: format!("{cause} (through the probe-rs server at {})", self.server.host) })
             }
             Err(other) => Err(other),
         }
-    }
-
-    fn command(&self, subcommand: &str, rest: impl IntoIterator<Item = OsString>) -> CliCommand {
-        let mut args: Vec<OsString> = vec![subcommand.into(), "--host".into(), self.host.as_str().into()];
-        args.extend(rest);
-        CliCommand { program: self.program.clone(), args, token: self.token.clone() }
     }
 
     /// The options that pick the probe and chip on the server.
@@ -159,65 +215,17 @@ impl RemoteProbeSession {
         vec!["--chip".into(), self.chip.as_str().into(), "--probe".into(), self.probe.selector().to_string().into(), "--non-interactive".into()]
     }
 
-    pub fn list_command(&self) -> CliCommand {
-        self.command("list", [])
-    }
-
     pub fn download_command(&self, elf: &Path) -> CliCommand {
         let mut rest = self.target_args();
         rest.extend(["--verify", "--disable-progressbars", "--binary-format", "elf"].map(OsString::from));
         rest.push(elf.as_os_str().to_owned());
-        self.command("download", rest)
+        self.server.command("download", rest)
     }
 
     pub fn reset_command(&self) -> CliCommand {
-        self.command("reset", self.target_args())
+        self.server.command("reset", self.target_args())
     }
 
-    /// Runs `probe-rs --help` once, to tell "no such program" and "built without `remote`"
-    /// apart from a server that cannot be reached.
-    async fn check_cli(&self) -> Result<(), ProbeError> {
-        let cli = self.program.display().to_string();
-        let out = Command::new(&self.program)
-            .arg("--help")
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output()
-            .await
-            .map_err(|e| ProbeError::RemoteCliMissing { board: self.board.clone(), cli: cli.clone(), cause: e.to_string() })?;
-        let help = String::from_utf8_lossy(&out.stdout);
-        if !help.contains("--host") {
-            return Err(ProbeError::RemoteCliWithoutRemote { board: self.board.clone(), cli });
-        }
-        Ok(())
-    }
-
-    /// Runs one CLI command; its standard output on success. A failure keeps the CLI's own
-    /// words (its last lines of standard error).
-    async fn run(&self, command: CliCommand, timeout: Duration) -> Result<String, ProbeError> {
-        let name = command.name();
-        let mut cmd = Command::new(&command.program);
-        cmd.args(&command.args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
-        if let Some(token) = &command.token {
-            cmd.env(TOKEN_ENV, token);
-        }
-        let child = cmd.spawn().map_err(|e| ProbeError::RemoteCliMissing {
-            board: self.board.clone(),
-            cli: command.program.display().to_string(),
-            cause: e.to_string(),
-        })?;
-        let out = match tokio::time::timeout(timeout, child.wait_with_output()).await {
-            Err(_) => return Err(ProbeError::RemoteTimeout { board: self.board.clone(), host: self.host.clone(), command: name, waited: timeout }),
-            Ok(Err(e)) => return Err(ProbeError::RemoteCommand { board: self.board.clone(), host: self.host.clone(), command: name, cause: e.to_string() }),
-            Ok(Ok(out)) => out,
-        };
-        if out.status.success() {
-            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-        }
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let cause = cli_error_text(&stderr).unwrap_or_else(|| format!("exited with {}", out.status));
-        Err(classify_failure(&self.board, &self.host, &name, cause))
-    }
 }
 
 /// The CLI's error, without its log noise and colour codes: the lines from its last `Error:`
@@ -309,9 +317,7 @@ mod tests {
         RemoteProbeSession {
             board: "l4r5-far".into(),
             chip: "STM32L4R5ZITx".into(),
-            host: "ws://farm-2:3000".into(),
-            token: token.map(Into::into),
-            program: PathBuf::from("/opt/probe-rs"),
+            server: ProbeServer { host: "ws://farm-2:3000".into(), token: token.map(Into::into), program: PathBuf::from("/opt/probe-rs") },
             probe: AttachedProbe { identifier: "STLink V3".into(), vendor_id: 0x0483, product_id: 0x374e, serial: Some("002A00".into()), accessible: true },
         }
     }
@@ -352,8 +358,8 @@ mod tests {
         assert!(!args(&download).iter().any(|a| a.contains("s3cret")));
         assert_eq!(download.token.as_deref(), Some("s3cret"));
         assert_eq!(args(&s.reset_command()), ["reset", "--host", "ws://farm-2:3000", "--chip", "STM32L4R5ZITx", "--probe", "0483:374e:002A00", "--non-interactive"]);
-        assert_eq!(args(&s.list_command()), ["list", "--host", "ws://farm-2:3000"]);
-        assert_eq!(session(None).list_command().token, None);
+        assert_eq!(args(&s.server.list_command()), ["list", "--host", "ws://farm-2:3000"]);
+        assert_eq!(session(None).server.list_command().token, None);
     }
 
     #[test]
