@@ -4,13 +4,17 @@
 #
 #   scripts/setup.sh            # host toolchain, firmware targets, QEMU 10, arm-none-eabi-gcc
 #   scripts/setup.sh --goldens  # also the Python TFLite Micro interpreter (only to remake goldens)
+#   scripts/setup.sh --with-probe-rs-cli  # also the probe-rs CLI with `remote` (probes on other
+#                                         # hosts, probe.remote; a long build: ~20 min on 2 cores)
 set -euo pipefail
 
 want_goldens=0
+want_probe_cli=0
 for arg in "$@"; do
   case "$arg" in
     --goldens) want_goldens=1 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    --with-probe-rs-cli) want_probe_cli=1 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "setup: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -79,6 +83,15 @@ apt_install chromium   # headless browser for the test that renders the HTML rep
 # 3. Optional: the TFLite Micro Python interpreter, only to regenerate the committed goldens.
 if [ "$want_goldens" = 1 ]; then
   python3 -c 'import tflite_micro' 2>/dev/null || { say "pip install tflite-micro numpy"; python3 -m pip install -q tflite-micro numpy || missing+=("python package tflite-micro"); }
+fi
+
+# 4. Optional: the probe-rs CLI built with its `remote` feature, which mcubench runs for boards
+# whose probe is on another host (boards.yaml probe.remote); `probe-rs serve` on that host.
+if [ "$want_probe_cli" = 1 ]; then
+  if probe-rs --help 2>/dev/null | grep -q -- '--host'; then :; else
+    say "cargo install probe-rs-tools --locked --features remote (a long build)"
+    cargo install -q probe-rs-tools@0.32.0 --locked --features remote || missing+=("probe-rs CLI with the remote feature (cargo install probe-rs-tools --locked --features remote failed)")
+  fi
 fi
 
 # Report.
