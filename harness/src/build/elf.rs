@@ -59,3 +59,12 @@ fn section_type(section: &object::Section<'_, '_>) -> Option<u32> {
         _ => None,
     }
 }
+
+/// The address of a symbol of the ELF (`_SEGGER_RTT`, say), if it has one.
+pub fn symbol_address(path: &Path, name: &str) -> Result<Option<u64>, ElfError> {
+    use object::ObjectSymbol;
+    let p = path.display().to_string();
+    let data = std::fs::read(path).map_err(|source| ElfError::Read { path: p.clone(), source })?;
+    let file = object::File::parse(&*data).map_err(|e| ElfError::Parse { path: p, message: e.to_string() })?;
+    Ok(file.symbols().find(|s| s.name() == Ok(name)).map(|s| s.address()))
+}

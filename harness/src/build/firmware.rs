@@ -126,6 +126,9 @@ pub async fn build(
     features.extend(framework.firmware_features.iter().map(|f| f.to_string()));
     // The board's own features (boards.yaml `firmware_features`, validated there).
     features.extend(board.firmware_features.iter().cloned());
+    if board.console == crate::config::ConsoleKind::Rtt {
+        features.push("console-rtt".to_string());
+    }
     features.extend(extra.split(',').map(str::trim).filter(|f| !f.is_empty()).map(String::from));
     let feature = features.join(",");
     // TinyMaix runs its own model format: convert (errors say what TinyMaix cannot run).

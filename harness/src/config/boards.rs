@@ -76,6 +76,10 @@ pub struct Board {
     /// Serial link settings.
     #[serde(default)]
     pub serial: SerialSettings,
+    /// Where the protocol runs: the board's UART (default) or an RTT console in its RAM, read
+    /// through the debug port (the probe; QEMU's gdbstub on the emulated farm).
+    #[serde(default)]
+    pub console: ConsoleKind,
     /// Optional power model, for `modeled` energy figures.
     #[serde(default)]
     pub power: Option<PowerModel>,
@@ -94,6 +98,17 @@ pub struct Board {
     /// Free text: what the board imitates, caveats.
     #[serde(default)]
     pub notes: Option<String>,
+}
+
+/// The channel the protocol runs on.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConsoleKind {
+    #[default]
+    Uart,
+    /// The firmware's `console-rtt` build: a SEGGER-layout RTT control block, up and down
+    /// channel 0 (harness/src/session/rtt.rs).
+    Rtt,
 }
 
 /// The firmware features a board may add with `firmware_features:`: the test-only faults and
@@ -485,6 +500,15 @@ impl BoardsFile {
                     }
                 },
             }
+            if board.console == ConsoleKind::Rtt {
+                match board.kind {
+                    BoardKind::Serial => return Err(invalid("console", "a serial board has only its UART; RTT needs a debug port (kind: probe-rs or qemu)".into())),
+                    BoardKind::ProbeRs if board.probe.as_ref().is_some_and(|p| p.remote.is_some()) => {
+                        return Err(invalid("console", "RTT is read through a local probe; a probe behind a probe-rs server is flashed and reset only, so use its UART".into()))
+                    }
+                    _ => {}
+                }
+            }
             if let Some(fw) = &board.firmware {
                 if fw.elf.as_os_str().is_empty() {
                     return Err(invalid("firmware.elf", "must name the firmware's ELF file".into()));
@@ -752,6 +776,24 @@ boards:
         assert!(msg.contains("field 'probe.remote.token_env': 'abc def': name an environment variable"), "{msg}");
         let msg = parse(&remote("{ host: 'ws://farm-2:3000', token: x }")).unwrap_err().to_string();
         assert!(msg.contains("unknown field `token`"), "{msg}");
+    }
+
+    #[test]
+    fn an_rtt_console_needs_a_debug_port() {
+        let f = parse(&GOOD.replace("kind: qemu\n", "kind: qemu\n    console: rtt\n")).unwrap();
+        assert_eq!(f.boards[0].console, ConsoleKind::Rtt);
+        assert_eq!(parse(GOOD).unwrap().boards[0].console, ConsoleKind::Uart, "the UART by default");
+        let serial = GOOD.replace("kind: qemu\n    qemu: { machine: mps2-an386 }", "kind: serial\n    console: rtt\n    serial: { port: /dev/ttyACM0 }");
+        let msg = parse(&serial).unwrap_err().to_string();
+        assert!(msg.contains("field 'console': a serial board has only its UART"), "{msg}");
+        let remote = GOOD.replace(
+            "kind: qemu\n    qemu: { machine: mps2-an386 }",
+            "kind: probe-rs\n    console: rtt\n    probe: { chip: STM32L4R5ZITx, remote: { host: 'ws://h:3000' } }",
+        );
+        let msg = parse(&remote).unwrap_err().to_string();
+        assert!(msg.contains("field 'console': RTT is read through a local probe"), "{msg}");
+        let msg = parse(&GOOD.replace("kind: qemu\n", "kind: qemu\n    console: swo\n")).unwrap_err().to_string();
+        assert!(msg.contains("unknown variant `swo`"), "{msg}");
     }
 
     #[test]

@@ -237,7 +237,7 @@ async fn measure(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &Unboun
             })
             .await
             .stage("boot")?;
-            (BoardSession::Qemu(session), Box::new(stream))
+            (BoardSession::Qemu(session), stream)
         }
         BoardKind::Serial => {
             step(format!("connecting to {}", job.board.serial.port.as_deref().unwrap_or("")));
@@ -265,13 +265,32 @@ async fn measure(cfg: &RunConfig, host: &HostInfo, r: &ReadyJob, events: &Unboun
                 })
                 .await
                 .stage("flash")?;
-            // The line is opened before the reset so the board's first words are not lost.
-            step(format!("connecting to {}", job.board.serial.port.as_deref().unwrap_or("")));
-            let (serial, stream) = serial::connect(&job.board, cfg.timeouts.boot).await.stage("connect")?;
-            let session = BoardSession::Probe { probe, serial };
-            step("reset and run".into());
-            session.reset().await.stage("probe")?;
-            (session, stream)
+            if job.board.console == crate::config::ConsoleKind::Rtt {
+                let ProbeLink::Local(local) = &probe else {
+                    // boards.yaml validation refuses RTT on a remote probe.
+                    return Err(anyhow::anyhow!("board {}: RTT needs a local probe", job.board.name)).stage("probe");
+                };
+                let (memory, ram) = (local.memory(), local.ram());
+                let session = BoardSession::Probe { probe, serial: None };
+                step("reset and run".into());
+                session.reset().await.stage("probe")?;
+                step("attaching to the RTT console".into());
+                let (elf, timeout) = (r.firmware.elf.clone(), cfg.timeouts.boot);
+                let attached = tokio::task::spawn_blocking(move || crate::session::rtt::attach_when_ready(Box::new(memory), &elf, ram, timeout))
+                    .await
+                    .context("the RTT attach task failed")
+                    .stage("connect")?;
+                let (memory, console) = attached.map_err(|e| anyhow::anyhow!("board {}: the firmware's RTT console: {e}", job.board.name)).stage("connect")?;
+                (session, crate::session::rtt::stream(memory, console))
+            } else {
+                // The line is opened before the reset so the board's first words are not lost.
+                step(format!("connecting to {}", job.board.serial.port.as_deref().unwrap_or("")));
+                let (serial, stream) = serial::connect(&job.board, cfg.timeouts.boot).await.stage("connect")?;
+                let session = BoardSession::Probe { probe, serial: Some(serial) };
+                step("reset and run".into());
+                session.reset().await.stage("probe")?;
+                (session, stream)
+            }
         }
     };
     let _ = events.send(RunEvent::SessionStarted { job: job.key(), pid: session.pid() });

@@ -6,11 +6,13 @@
 //! [`detect`], and held by one run at a time ([`lock`]).
 pub mod cap;
 pub mod detect;
+pub mod gdb;
 pub mod lock;
 pub mod probe;
 pub mod qemu;
 pub mod remote_probe;
 pub mod rfc2217;
+pub mod rtt;
 pub mod serial;
 
 use std::time::Duration;
@@ -33,8 +35,9 @@ pub enum BoardSession {
     /// An already-flashed board on a serial line (local, raw TCP or RFC 2217).
     Serial(serial::SerialSession),
     /// A board flashed through its debug probe and talked to over its serial line (the same
-    /// serial code as `Serial`); the probe stays open so the board can be reset.
-    Probe { probe: ProbeLink, serial: serial::SerialSession },
+    /// serial code as `Serial`), or over RTT through the probe (`serial` is `None` then); the
+    /// probe stays open so the board can be reset.
+    Probe { probe: ProbeLink, serial: Option<serial::SerialSession> },
 }
 
 impl BoardSession {
@@ -63,7 +66,8 @@ impl BoardSession {
     pub fn address(&self) -> Option<&serial::SerialAddress> {
         match self {
             BoardSession::Qemu(_) => None,
-            BoardSession::Serial(s) | BoardSession::Probe { serial: s, .. } => Some(&s.address),
+            BoardSession::Serial(s) | BoardSession::Probe { serial: Some(s), .. } => Some(&s.address),
+            BoardSession::Probe { serial: None, .. } => None,
         }
     }
 

@@ -1,6 +1,6 @@
 //! A real board through its debug probe (probe-rs): open the probe that the board's
-//! `probe.selector` names, attach to its `probe.chip`, flash an ELF, reset and run, and read an
-//! RTT up channel.
+//! `probe.selector` names, attach to its `probe.chip`, flash an ELF, reset and run, and reach the
+//! chip's memory for an RTT console ([`super::rtt`]).
 //!
 //! probe-rs is blocking (USB transfers), so every call into it runs under
 //! [`tokio::task::spawn_blocking`]: one board's flashing never stalls the other boards' tasks.
@@ -13,14 +13,13 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use probe_rs::config::{Registry, RegistryError};
 use probe_rs::flashing::{DownloadOptions, ElfLoader, ElfOptions, FlashProgress, ProgressEvent, ProgressOperation};
 use probe_rs::probe::list::{Accessibility, Lister};
 use probe_rs::probe::{DebugProbeError, DebugProbeInfo, DebugProbeSelector, ProbeCreationError};
-use probe_rs::rtt::{Rtt, ScanRegion};
-use probe_rs::{Permissions, Session};
+use probe_rs::{MemoryInterface, Permissions, Session};
 use serde::Serialize;
 
 use crate::config::Board;
@@ -185,12 +184,6 @@ pub enum ProbeError {
     FlashFailed { board: String, elf: PathBuf, cause: String },
     #[error("board {board}: reset and run failed: {cause}")]
     Reset { board: String, cause: String },
-    #[error("board {board}: no RTT control block found in RAM {:#x}..{:#x} within {waited:?} (does the firmware set up RTT, and was it reset and running?)", ram.start, ram.end)]
-    RttNotFound { board: String, ram: Range<u64>, waited: Duration },
-    #[error("board {board}: the firmware has no RTT up channel {channel} (it has {available})")]
-    RttNoChannel { board: String, channel: usize, available: usize },
-    #[error("board {board}: RTT: {cause}")]
-    Rtt { board: String, cause: String },
     #[error("board {board}: the probe worker thread failed: {cause}")]
     Worker { board: String, cause: String },
     #[error("board {board}: a remote probe (probe.remote) is driven with the probe-rs CLI, and '{cli}' cannot be run: {cause}; install it with `cargo install probe-rs-tools --locked --features remote` (`scripts/setup.sh --with-probe-rs-cli` does) or point MCUBENCH_PROBE_RS_CLI at it")]
@@ -432,7 +425,6 @@ pub struct ProbeSession {
 
 struct Inner {
     session: Session,
-    rtt: Option<(Rtt, usize)>,
 }
 
 /// Runs blocking probe work on the blocking pool, naming the board if that thread panicked.
@@ -467,7 +459,7 @@ impl ProbeSession {
             Ok((chosen, session))
         })
         .await?;
-        Ok(ProbeSession { board: name, chip, probe, ram, inner: Arc::new(Mutex::new(Inner { session, rtt: None })) })
+        Ok(ProbeSession { board: name, chip, probe, ram, inner: Arc::new(Mutex::new(Inner { session })) })
     }
 
     pub fn probe(&self) -> &AttachedProbe {
@@ -507,7 +499,6 @@ impl ProbeSession {
                     progress(step);
                 }
             });
-            inner.rtt = None;
             probe_rs::flashing::download_file_with_options(&mut inner.session, &elf, ElfLoader(ElfOptions::default()), options)
                 .map_err(|e| fail(cause_chain(&e)))
         })
@@ -517,58 +508,41 @@ impl ProbeSession {
     /// Resets the chip and lets it run (the firmware starts from its reset vector).
     pub async fn reset_and_run(&self) -> Result<(), ProbeError> {
         self.with_session(|inner, board| {
-            inner.rtt = None;
             let reset = |session: &mut Session| -> Result<(), probe_rs::Error> { session.core(0)?.reset() };
             reset(&mut inner.session).map_err(|e| ProbeError::Reset { board: board.to_string(), cause: cause_chain(&e) })
         })
         .await
     }
 
-    /// Finds the firmware's RTT control block in the board's RAM (retrying until `timeout`:
-    /// the firmware sets it up a moment after reset) and reads up channel `channel` from then
-    /// on with [`ProbeSession::read_rtt`].
-    pub async fn attach_rtt(&self, channel: usize, timeout: Duration) -> Result<(), ProbeError> {
-        let ram = self.ram.clone();
-        self.with_session(move |inner, board| {
-            let started = Instant::now();
-            let rtt_err = |e: probe_rs::rtt::Error| ProbeError::Rtt { board: board.to_string(), cause: cause_chain(&e) };
-            let mut rtt = loop {
-                let mut core = inner.session.core(0).map_err(|e| ProbeError::Rtt { board: board.to_string(), cause: cause_chain(&e) })?;
-                match Rtt::attach_region(&mut core, &ScanRegion::range(ram.clone())) {
-                    Ok(rtt) => break rtt,
-                    Err(probe_rs::rtt::Error::ControlBlockNotFound) if started.elapsed() < timeout => {
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                    Err(probe_rs::rtt::Error::ControlBlockNotFound) => {
-                        return Err(ProbeError::RttNotFound { board: board.to_string(), ram: ram.clone(), waited: started.elapsed() })
-                    }
-                    Err(e) => return Err(rtt_err(e)),
-                }
-            };
-            let available = rtt.up_channels().len();
-            if rtt.up_channel(channel).is_none() {
-                return Err(ProbeError::RttNoChannel { board: board.to_string(), channel, available });
-            }
-            inner.rtt = Some((rtt, channel));
-            Ok(())
-        })
-        .await
+    /// The chip's memory, for the RTT console ([`super::rtt`]): the same RTT code as on
+    /// QEMU, here over the probe. Reads and writes go through the running core (memory access
+    /// by the debug port does not stop it).
+    pub fn memory(&self) -> ProbeMemory {
+        ProbeMemory { inner: self.inner.clone() }
     }
 
-    /// The bytes the firmware wrote to the RTT up channel since the last read (may be none).
-    pub async fn read_rtt(&self) -> Result<Vec<u8>, ProbeError> {
-        self.with_session(|inner, board| {
-            let err = |cause: String| ProbeError::Rtt { board: board.to_string(), cause };
-            let Inner { session, rtt } = inner;
-            let (rtt, channel) = rtt.as_mut().ok_or_else(|| err("not attached (call attach_rtt after reset_and_run)".to_string()))?;
-            let mut core = session.core(0).map_err(|e| err(cause_chain(&e)))?;
-            let up = rtt.up_channel(*channel).ok_or_else(|| err(format!("up channel {channel} went away")))?;
-            let mut buf = vec![0u8; up.buffer_size().max(64)];
-            let n = up.read(&mut core, &mut buf).map_err(|e| err(cause_chain(&e)))?;
-            buf.truncate(n);
-            Ok(buf)
-        })
-        .await
+    /// The board's RAM, where an RTT block is looked for when the ELF does not say.
+    pub fn ram(&self) -> Range<u64> {
+        self.ram.clone()
+    }
+}
+
+/// Target memory through an open probe session.
+pub struct ProbeMemory {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl super::rtt::TargetMemory for ProbeMemory {
+    fn read(&mut self, address: u64, buf: &mut [u8]) -> Result<(), String> {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut core = guard.session.core(0).map_err(|e| cause_chain(&e))?;
+        core.read_8(address, buf).map_err(|e| cause_chain(&e))
+    }
+
+    fn write(&mut self, address: u64, data: &[u8]) -> Result<(), String> {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut core = guard.session.core(0).map_err(|e| cause_chain(&e))?;
+        core.write_8(address, data).map_err(|e| cause_chain(&e))
     }
 }
 
@@ -792,8 +766,8 @@ mod tests {
         let check = |session: &ProbeSession| {
             send(&session.flash(Path::new("fw.elf"), |_| {}));
             send(&session.reset_and_run());
-            send(&session.attach_rtt(0, Duration::from_secs(1)));
-            send(&session.read_rtt());
+            let memory: Box<dyn super::super::rtt::TargetMemory> = Box::new(session.memory());
+            send(&memory);
         };
         let _ = check;
     }

@@ -33,6 +33,8 @@ pub struct QemuSession {
     counts_file: Option<PathBuf>,
     stderr_file: PathBuf,
     windows_seen: usize,
+    /// The UART connection, kept open while the protocol runs over RTT.
+    _uart: Option<TcpStream>,
 }
 
 /// How to start QEMU.
@@ -51,7 +53,7 @@ impl QemuSession {
     ///
     /// The harness listens and QEMU connects as a client: no port race, and nothing the
     /// firmware prints before we accept is lost (it waits in the socket).
-    pub async fn start(launch: QemuLaunch<'_>) -> anyhow::Result<(QemuSession, TcpStream)> {
+    pub async fn start(launch: QemuLaunch<'_>) -> anyhow::Result<(QemuSession, super::BoardStream)> {
         let machine = &launch.board.qemu.as_ref().context("not a QEMU board (no 'qemu:' settings)")?.machine;
         std::fs::create_dir_all(launch.workdir)?;
         let listener = TcpListener::bind("127.0.0.1:0").await.context("cannot listen on loopback for the QEMU UART")?;
@@ -72,6 +74,16 @@ impl QemuSession {
             .arg(launch.elf)
             .args(["-chardev", &format!("socket,id=uart0,host=127.0.0.1,port={port},server=off,nodelay=on")])
             .args(["-serial", "chardev:uart0"]);
+        // `console: rtt`: the protocol goes through the firmware's RTT block, which the harness
+        // reaches through QEMU's gdbstub (as a probe reaches it on silicon).
+        let rtt = launch.board.console == crate::config::ConsoleKind::Rtt;
+        let gdb_port = if rtt {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).context("cannot find a free port for QEMU's gdbstub")?.port();
+            cmd.args(["-gdb", &format!("tcp:127.0.0.1:{port}")]);
+            Some(port)
+        } else {
+            None
+        };
         if let (Some(plugin), Some(counts)) = (launch.plugin, &counts_file) {
             cmd.arg("-plugin").arg(format!("{},outfile={}", plugin.display(), counts.display()));
         }
@@ -97,7 +109,27 @@ impl QemuSession {
             }
         };
         stream.set_nodelay(true)?;
-        Ok((QemuSession { child, counts_file, stderr_file, windows_seen: 0 }, stream))
+        let Some(gdb_port) = gdb_port else {
+            return Ok((QemuSession { child, counts_file, stderr_file, windows_seen: 0, _uart: None }, Box::new(stream)));
+        };
+        let (elf, timeout, ram) = (launch.elf.to_path_buf(), launch.connect_timeout, launch.board.memory.ram.origin..launch.board.memory.ram.origin + launch.board.memory.ram.size);
+        let attached = tokio::task::spawn_blocking(move || super::rtt::attach_when_ready(
+            Box::new(super::gdb::GdbMemory::connect(&format!("127.0.0.1:{gdb_port}"), timeout)?),
+            &elf,
+            ram,
+            timeout,
+        ))
+        .await
+        .context("the RTT attach task failed")?;
+        let (memory, console) = match attached {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = child.start_kill();
+                bail!("the RTT console of the firmware was not reached through QEMU's gdbstub: {e}{}", stderr_tail(&stderr_file))
+            }
+        };
+        // The UART stays connected (and silent) for the life of the session.
+        Ok((QemuSession { child, counts_file, stderr_file, windows_seen: 0, _uart: Some(stream) }, super::rtt::stream(memory, console)))
     }
 
     pub fn has_counter(&self) -> bool {

@@ -210,7 +210,7 @@ impl<E: Engine, I: core::fmt::Display> Dut for Bench<E, I> {
         #[cfg(feature = "test-fault-flood")]
         {
             use crate::boards::Console;
-            let mut serial = crate::boards::steal();
+            let mut serial = crate::console::steal();
             let mut b = 0u8;
             // (`black_box`: the code after the flood stays reachable as far as rustc knows.)
             while core::hint::black_box(true) {

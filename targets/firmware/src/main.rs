@@ -6,7 +6,10 @@
 #![no_std]
 #![no_main]
 
+// With the RTT console, the board's UART `steal` goes unused.
+#[cfg_attr(feature = "console-rtt", allow(dead_code))]
 mod boards;
+mod console;
 mod cycles;
 mod drivers;
 #[cfg_attr(feature = "no-model", allow(dead_code))]
@@ -14,6 +17,8 @@ mod engine;
 mod engines;
 mod out;
 mod protocol;
+#[cfg(feature = "console-rtt")]
+mod rtt;
 mod stack;
 mod timer;
 
@@ -56,7 +61,7 @@ fn main() -> ! {
     // Paint the free stack first, before anything deep runs (re-painted before each `infer`).
     stack::paint();
 
-    let serial = boards::init(); // th_serialport_initialize (and the board's clocks)
+    let serial = console::init(); // th_serialport_initialize (and the board's clocks)
     timer::init(); // th_timestamp_initialize
     if matches!(boards::CYCLES, boards::Cycles::Dwt) {
         cycles::init();
@@ -102,7 +107,7 @@ fn halt() -> ! {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     cortex_m::interrupt::disable();
-    let mut out = out::Out::new(boards::steal());
+    let mut out = out::Out::new(console::steal());
     out.str("\r\ne-[panic: ");
     let _ = write!(out, "{}", info.message());
     if let Some(loc) = info.location() {
@@ -114,14 +119,14 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 
 #[exception]
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    let mut out = out::Out::new(boards::steal());
+    let mut out = out::Out::new(console::steal());
     let _ = write!(out, "\r\ne-[hard fault at pc {:#010x}]\r\n", frame.pc());
     halt()
 }
 
 #[exception]
 unsafe fn DefaultHandler(irq: i16) {
-    let mut out = out::Out::new(boards::steal());
+    let mut out = out::Out::new(console::steal());
     let _ = write!(out, "\r\ne-[unexpected exception {irq}]\r\n");
     halt()
 }

@@ -1,7 +1,8 @@
 //! Console output: strings, integers, hex and a small fixed-point float formatter (3 decimals,
 //! like printf's `%0.3f`), so that core::fmt's float machinery never gets linked in.
 
-use crate::boards::{Console, Serial};
+use crate::boards::Console;
+use crate::console::Port as Serial;
 
 pub struct Out {
     pub serial: Serial,
