@@ -11,19 +11,19 @@
 set -uo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-# support[:target]; the QEMU boards of boards.yaml (mps2-an386 and mps2-an500 share `mps2`).
-all=(nucleo-l4r5zi stm32f746g-disco nucleo-h743zi nrf52840-dk rp-pico mps2 mps2:thumbv7m-none-eabi mps3-an547)
+# support[:target[:features]]; the QEMU boards of boards.yaml (mps2-an386 and mps2-an500 share
+# `mps2`), and the RTT console (`console: rtt`) on an M4F board and on the M0+.
+all=(nucleo-l4r5zi stm32f746g-disco nucleo-h743zi nrf52840-dk rp-pico mps2 mps2:thumbv7m-none-eabi mps3-an547
+     nucleo-l4r5zi::console-rtt rp-pico::console-rtt)
 boards=("$@")
 [[ ${#boards[@]} -eq 0 ]] && boards=("${all[@]}")
 
 failed=()
 start_all=$(date +%s)
 for entry in "${boards[@]}"; do
-  support="${entry%%:*}"
-  target=""
-  [[ "$entry" == *:* ]] && target="${entry#*:}"
+  IFS=: read -r support target features <<<"$entry"
   t0=$(date +%s)
-  if out=$(MCUBENCH_MODEL_BLOB= MCUBENCH_WORKLOAD= "$root/scripts/build-board-firmware.sh" "$support" "$target" 2>&1); then
+  if out=$(MCUBENCH_MODEL_BLOB= MCUBENCH_WORKLOAD= "$root/scripts/build-board-firmware.sh" "$support" "$target" "$features" 2>&1); then
     echo "ok   $entry ($(( $(date +%s) - t0 )) s): $(echo "$out" | tail -n 1 | awk '{print "text " $1 ", data " $2 ", bss " $3}')"
   else
     echo "FAIL $entry ($(( $(date +%s) - t0 )) s)"
