@@ -12,9 +12,11 @@ set -uo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 # support[:target[:features]]; the QEMU boards of boards.yaml (mps2-an386 and mps2-an500 share
-# `mps2`), and the RTT console (`console: rtt`) on an M4F board and on the M0+.
+# `mps2`), the RTT console (`console: rtt`) on an M4F board and on the M0+, and MLPerf Tiny's
+# energy mode (timestamp pin) on every real board.
 all=(nucleo-l4r5zi stm32f746g-disco nucleo-h743zi nrf52840-dk rp-pico mps2 mps2:thumbv7m-none-eabi mps3-an547
-     nucleo-l4r5zi::console-rtt rp-pico::console-rtt)
+     nucleo-l4r5zi::console-rtt rp-pico::console-rtt
+     nucleo-l4r5zi::energy-mode stm32f746g-disco::energy-mode nucleo-h743zi::energy-mode nrf52840-dk::energy-mode rp-pico::energy-mode)
 boards=("$@")
 [[ ${#boards[@]} -eq 0 ]] && boards=("${all[@]}")
 

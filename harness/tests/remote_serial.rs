@@ -3,12 +3,13 @@
 //! `kind: serial` board, over raw TCP and through an RFC 2217 server.
 //!
 //! Needs qemu-system-arm and the firmware targets (scripts/setup.sh installs both).
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use mcubench::build::{self, Paths};
-use mcubench::config::BoardsFile;
+use common::standin;
 use mcubench::results::{Entry, Metric, ResultRecord, Source};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -23,64 +24,10 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The mcubench firmware (reference runtime, ad01) for the MPS2 AN386, built as `mcubench
-/// run` builds it, so that the run finds the same firmware in its cache.
+/// The mcubench firmware (reference runtime, ad01) for the MPS2 AN386, from the cache
+/// `mcubench run` uses.
 async fn firmware() -> PathBuf {
-    let paths = Paths::from_env();
-    let boards = BoardsFile::load(&paths.root.join("boards.yaml")).unwrap();
-    let board = boards.find("mps2-an386").unwrap();
-    let workload = mcubench_workloads::workload::by_id("ad01").unwrap();
-    let model = build::model::prepare(workload, &paths.models, &paths.cache).unwrap();
-    let framework = mcubench::plan::framework("reference-runtime").unwrap();
-    let rustc = build::firmware::rustc_version().await;
-    build::firmware::build(&paths.root, &paths.cache, board, workload, framework, &model, &rustc).await.unwrap().elf
-}
-
-/// QEMU running the firmware, its UART a TCP server that does not wait for a client: the
-/// firmware boots and prints its banner to nobody, as a board flashed long ago.
-struct StandIn {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for StandIn {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_qemu(elf: &Path) -> StandIn {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new("qemu-system-arm")
-        .args(["-M", "mps2-an386", "-display", "none", "-monitor", "none", "-nodefaults", "-nic", "none"])
-        .args(["-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel"])
-        .arg(elf)
-        .args(["-chardev", &format!("socket,id=uart0,host=127.0.0.1,port={port},server=on,wait=off,nodelay=on")])
-        .args(["-serial", "chardev:uart0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        // QEMU's warnings (the AN386's NIC has no peer) say nothing about the test.
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("qemu-system-arm (scripts/setup.sh installs it)");
-    let qemu = StandIn { child, port };
-    wait_listening(port);
-    qemu
-}
-
-/// Waits until something listens on the port, without connecting (QEMU's chardev takes
-/// one client, and a probe connection would be its first).
-fn wait_listening(port: u16) {
-    let started = Instant::now();
-    let needle = format!(":{port:04X} 00000000:0000 0A");
-    while started.elapsed() < Duration::from_secs(20) {
-        if std::fs::read_to_string("/proc/net/tcp").unwrap_or_default().contains(&needle) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("nothing listens on port {port}");
+    standin::firmware("ad01", &[]).await
 }
 
 /// The AN386 entry of the default farm as a `kind: serial` board at `port`.
@@ -165,7 +112,7 @@ fn assert_a_good_serial_run(out: &Output, store: &Path) {
 async fn a_serial_board_over_raw_tcp_runs_bit_exact() {
     let _turn = one_at_a_time();
     let elf = firmware().await;
-    let qemu = start_qemu(&elf);
+    let qemu = standin::start(&elf);
     let dir = tempfile::tempdir().unwrap();
     let boards = serial_boards(dir.path(), &format!("tcp://127.0.0.1:{}", qemu.port));
     let store = dir.path().join("results.jsonl");
@@ -184,7 +131,7 @@ async fn a_serial_board_over_raw_tcp_runs_bit_exact() {
 async fn a_serial_board_with_a_prebuilt_firmware_entry_runs_bit_exact() {
     let _turn = one_at_a_time();
     let elf = firmware().await;
-    let qemu = start_qemu(&elf);
+    let qemu = standin::start(&elf);
     let dir = tempfile::tempdir().unwrap();
     let extra = format!("    firmware: {{ elf: '{}', framework: prebuilt-ref, workload: ad01 }}\n", elf.display());
     let boards = serial_boards_with(dir.path(), &format!("tcp://127.0.0.1:{}", qemu.port), &extra);
@@ -304,7 +251,7 @@ async fn rfc2217_server(listener: TcpListener, board_port: u16) -> Vec<u32> {
 async fn a_serial_board_behind_rfc2217_runs_bit_exact() {
     let _turn = one_at_a_time();
     let elf = firmware().await;
-    let qemu = start_qemu(&elf);
+    let qemu = standin::start(&elf);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let rfc_port = listener.local_addr().unwrap().port();
     let server = tokio::spawn(rfc2217_server(listener, qemu.port));
@@ -371,7 +318,7 @@ async fn unreachable_silent_and_dying_boards_name_board_and_address_and_keep_res
     assert!(f.contains("115200 baud"), "{f}");
 
     // Dying: the stand-in is killed in the middle of the golden checks.
-    let mut qemu = start_qemu(&elf);
+    let mut qemu = standin::start(&elf);
     let store = dir.path().join("dying.jsonl");
     let boards = serial_boards(dir.path(), &format!("tcp://127.0.0.1:{}", qemu.port));
     let child = {
@@ -422,7 +369,7 @@ fn raw_pty() -> (std::os::fd::OwnedFd, String) {
 async fn a_serial_board_on_a_local_device_runs_bit_exact() {
     let _turn = one_at_a_time();
     let elf = firmware().await;
-    let qemu = start_qemu(&elf);
+    let qemu = standin::start(&elf);
     let (master, device) = raw_pty();
     // The pty's far end is wired to the stand-in's UART, byte for byte.
     let uart = std::net::TcpStream::connect(("127.0.0.1", qemu.port)).unwrap();

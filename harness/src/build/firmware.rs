@@ -129,6 +129,11 @@ pub async fn build(
     if board.console == crate::config::ConsoleKind::Rtt {
         features.push("console-rtt".to_string());
     }
+    // A board with an energy monitor runs MLPerf Tiny's energy mode: the firmware pulses the
+    // timestamp pin that the monitor's window is cut by.
+    if board.energy.is_some() && !features.iter().any(|f| f == "energy-mode") {
+        features.push("energy-mode".to_string());
+    }
     features.extend(extra.split(',').map(str::trim).filter(|f| !f.is_empty()).map(String::from));
     let feature = features.join(",");
     // TinyMaix runs its own model format: convert (errors say what TinyMaix cannot run).

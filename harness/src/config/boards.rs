@@ -114,7 +114,7 @@ pub enum ConsoleKind {
 /// The firmware features a board may add with `firmware_features:`: the test-only faults and
 /// the kernel choice. Board support and framework features are chosen by the harness itself.
 pub const BOARD_FIRMWARE_FEATURES: &[&str] =
-    &["test-fault-hang", "test-fault-flood", "test-fault-wrong-result", "test-fault-noisy-uart", "test-extra-work", "kernels-portable"];
+    &["test-fault-hang", "test-fault-flood", "test-fault-wrong-result", "test-fault-noisy-uart", "test-extra-work", "kernels-portable", "energy-mode"];
 
 /// `firmware: { elf: path, framework: name, workload: id }` of a board.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -304,6 +304,15 @@ where
             return Err(missing(&r, &["m-profile-[<firmware>]", "m-model-[<model id>]"]));
         }
         let extensions = extensions(&r)?;
+        // mcubench firmware repeats its timestamp mode here, for a board whose boot was not
+        // seen (kind: serial); the boot banner's word stands otherwise.
+        for l in &r.lines {
+            match l.as_str() {
+                "m-timestamp-mode-performance" => self.timestamp_mode = Some(TimestampMode::Performance),
+                "m-timestamp-mode-energy" => self.timestamp_mode = Some(TimestampMode::Energy),
+                _ => {}
+            }
+        }
         Ok(Profile { firmware, model_id, extensions })
     }
 

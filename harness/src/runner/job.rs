@@ -342,6 +342,14 @@ impl Energy {
             self.failed = Some(anyhow::Error::from(e).context(format!("board {board}: energy monitor")));
         }
     }
+
+    /// As [`Energy::fail`], for a reason outside the monitor.
+    fn fail_because(&mut self, board: &str, why: String) {
+        self.monitor = None;
+        if self.failed.is_none() {
+            self.failed = Some(anyhow::anyhow!(why).context(format!("board {board}: energy monitor")));
+        }
+    }
 }
 
 /// A board on a serial line is not reset, so its boot banner is long gone: ask for its name
@@ -423,6 +431,14 @@ async fn drive(
     let board_line = profile.extensions.get("board").map(|b| b.trim().to_string()).filter(|b| !b.is_empty());
     if let (false, Some(b)) = (session.is_emulated(), &board_line) {
         step(format!("the board reports: {b}"));
+    }
+    // The monitor's window is cut by the firmware's timestamp pin, which a firmware in
+    // performance mode never pulses: say so now rather than after a window with no edges.
+    if energy.monitor.is_some() && dut.timestamp_mode() == Some(crate::protocol::TimestampMode::Performance) {
+        energy.fail_because(
+            &job.board.name,
+            "the firmware runs in performance mode (m-timestamp-mode-performance), so it pulses no timestamp pin and the monitor would see no window; flash a firmware built in energy mode (mcubench builds its own so for a board with `energy:`)".into(),
+        );
     }
     let input = &r.model.imported.input;
     let goldens = mcubench_workloads::workload::goldens(w.id).unwrap_or_default();
@@ -610,24 +626,30 @@ fn silicon_figures(
         }
         None => {}
     }
-    let us = report
-        .elapsed_us()
-        .context("the firmware printed no m-lap-us timestamps around the inferences: nothing to time them with")
-        .stage("count")?;
-    let per_inference_us = us as f64 / runs as f64;
+    // Performance mode brackets the window with m-lap-us; energy mode prints none (its
+    // timestamps are pin pulses), and mcubench firmware's SysTick count of the window is left.
+    let (us, what) = match (report.elapsed_us(), report.ticks) {
+        (Some(us), _) => (us as f64, "m-lap-us"),
+        (None, Some(ticks)) => (ticks as f64 * 1e6 / job.board.systick_hz as f64, "m-mcubench-ticks (SysTick at systick_hz; energy mode prints no m-lap-us)"),
+        (None, None) => {
+            return Err(anyhow::anyhow!("the firmware printed no m-lap-us timestamps and no m-mcubench-ticks around the inferences: nothing to time them with"))
+                .stage("count")
+        }
+    };
+    let per_inference_us = us / runs as f64;
     emit(Entry::Metric {
         metric: Metric::LatencyMs,
         value: per_inference_us / 1e3,
         unit: "ms".into(),
         source: Source::Measured,
-        note: Some(format!("m-lap-us bracket of {runs} inferences / {runs}, by the board's own timer (includes the firmware's loop overhead)")),
+        note: Some(format!("{what} bracket of {runs} inferences / {runs}, by the board's own timer (includes the firmware's loop overhead)")),
     });
     emit(Entry::Metric {
         metric: Metric::DeviceTimerUs,
         value: per_inference_us,
         unit: "us".into(),
         source: Source::Measured,
-        note: Some("m-lap-us difference by the board's own timer".into()),
+        note: Some(format!("{what} difference by the board's own timer")),
     });
     Ok(per_inference_us / 1e3)
 }

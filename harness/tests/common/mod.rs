@@ -1,2 +1,4 @@
-//! Helpers shared by the fuzz tests.
+//! Helpers shared by the integration tests (each test crate uses some of them).
+#![allow(dead_code)]
 pub mod mutate;
+pub mod standin;

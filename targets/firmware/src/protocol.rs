@@ -14,6 +14,30 @@ pub const CMD_TERMINATOR: u8 = b'%';
 pub const FW_VERSION: &str = "ULPMark for tinyML Firmware V0.0.1";
 pub const VENDOR_NAME: &str = "mcubench";
 
+/// How `th_timestamp` marks the window: `m-lap-us` lines (performance mode) or a pulse on the
+/// timestamp pin for an energy monitor (`energy-mode`, MLPerf Tiny's `EE_CFG_ENERGY_MODE`).
+#[cfg(not(feature = "energy-mode"))]
+const TIMESTAMP_MODE: &str = "m-timestamp-mode-performance";
+#[cfg(feature = "energy-mode")]
+const TIMESTAMP_MODE: &str = "m-timestamp-mode-energy";
+
+/// How long the timestamp pin is held low: 1 ms, well above the monitors' detection (the PPK2
+/// wants 100 us at 100 kHz; the LPM01A's event input is edge triggered), and about as long as
+/// MLPerf Tiny's reference pulse.
+#[cfg(feature = "energy-mode")]
+const PULSE_US: u64 = 1000;
+
+/// One falling edge on the timestamp pin (pulled low for [`PULSE_US`], then released).
+#[cfg(feature = "energy-mode")]
+#[inline(never)]
+fn energy_pulse() {
+    let hold = PULSE_US * crate::config::SYSTICK_HZ / 1_000_000;
+    crate::boards::timestamp_pin(false);
+    let start = timer::ticks();
+    while timer::ticks().wrapping_sub(start) < hold {}
+    crate::boards::timestamp_pin(true);
+}
+
 /// What the benchmark behind the protocol provides (the reference's `th_*` hooks).
 pub trait Dut {
     type Error: core::fmt::Display;
@@ -176,7 +200,9 @@ impl<D: Dut> Protocol<D> {
     /// takes one timestamp. The caller then runs `Dut::final_init` and `boot_done`.
     #[inline(never)]
     pub fn boot_banner(&mut self) {
-        self.out.line("m-timestamp-mode-performance");
+        #[cfg(feature = "energy-mode")]
+        crate::boards::timestamp_pin_init();
+        self.out.line(TIMESTAMP_MODE);
         self.timestamp();
     }
 
@@ -214,10 +240,16 @@ impl<D: Dut> Protocol<D> {
     /// `th_timestamp` in performance mode: `m-lap-us-<u32 microseconds>`.
     #[inline(never)]
     fn timestamp(&mut self) {
-        let t = timer::ticks();
-        self.lap(t);
+        #[cfg(feature = "energy-mode")]
+        energy_pulse();
+        #[cfg(not(feature = "energy-mode"))]
+        {
+            let t = timer::ticks();
+            self.lap(t);
+        }
     }
 
+    #[cfg_attr(feature = "energy-mode", allow(dead_code))]
     #[inline(never)]
     fn lap(&mut self, ticks: u64) {
         self.out.str("m-lap-us-");
@@ -244,6 +276,9 @@ impl<D: Dut> Protocol<D> {
                 self.out.str("m-model-[");
                 self.out.str(crate::config::WORKLOAD);
                 self.out.line("]");
+                // Also here, not only at boot: a board reached without a reset (kind: serial)
+                // tells the harness how its window is timed.
+                self.out.line(TIMESTAMP_MODE);
                 self.dut.info(&mut self.out);
             }
             b"help" => self.help(),

@@ -218,3 +218,20 @@ pub fn clock_facts(out: &mut Out) {
     out.str(if rd(RCC_CR) & CR_MSIPLLEN != 0 { "on" } else { "off" });
     super::clock_check(out, sysclk_hz(), SYSCLK_HZ);
 }
+
+/// MLPerf Tiny energy mode's timestamp pin: PF13 (Arduino D7 of the ST Zio connector), open drain, idle high (docs/boards.md).
+#[cfg(feature = "energy-mode")]
+const TIMESTAMP_GPIOF: usize = 0x4800_1400;
+
+#[cfg(feature = "energy-mode")]
+pub fn timestamp_pin_init() {
+    modify(RCC_AHB2ENR, 0, 1 << 5);
+    let _ = rd(RCC_AHB2ENR);
+    stm32_gpio::open_drain_output(TIMESTAMP_GPIOF, 13);
+}
+
+#[cfg(feature = "energy-mode")]
+#[inline(always)]
+pub fn timestamp_pin(high: bool) {
+    stm32_gpio::set(TIMESTAMP_GPIOF, 13, high);
+}
