@@ -5,7 +5,7 @@
 #   scripts/setup.sh            # host toolchain, firmware targets, QEMU 10, arm-none-eabi-gcc
 #   scripts/setup.sh --goldens  # also the Python TFLite Micro interpreter (only to remake goldens)
 #   scripts/setup.sh --with-probe-rs-cli  # also the probe-rs CLI with `remote` (probes on other
-#                                         # hosts, probe.remote; a long build: ~20 min on 2 cores)
+#                                         # hosts, probe.remote; a long build: ~10-15 min on 2 cores)
 set -euo pipefail
 
 want_goldens=0

@@ -210,9 +210,10 @@ async fn qemu_killed_mid_inference() {
     let dir = tempfile::tempdir().unwrap();
     let store_path = dir.path().join("results.jsonl");
     let earlier = seed_store(&store_path);
-    // A long timed window (100 inferences, about a second of QEMU), killed as it starts.
+    // A long timed window (1000 inferences, several seconds of QEMU), killed soon after it
+    // starts: long enough that a loaded machine cannot finish it before the kill lands.
     let mut cfg = config("kill");
-    cfg.runs = Some(100);
+    cfg.runs = Some(1000);
     let mut pid = None;
     let mut killer = None;
     let out = run_pair(&default_boards_text(), cfg, &store_path, |ev| match ev {
@@ -234,14 +235,14 @@ async fn qemu_killed_mid_inference() {
     .await;
     assert!(killer.expect("the window never started").join().unwrap(), "the test never got to kill QEMU");
     let msg = one_failure(&out, "infer");
-    assert!(msg.contains("QEMU exited (signal: 9") && msg.contains("`infer 100 0`"), "the failure names the cause and the command: {msg}");
+    assert!(msg.contains("QEMU exited (signal: 9") && msg.contains("`infer 1000 0`"), "the failure names the cause and the command: {msg}");
     // The window had started on the device: its first timestamp came before the kill.
     assert!(msg.contains("last: `m-lap-us-"), "not killed mid-inference: {msg}");
     // What the victim measured before it died (its golden checks) is kept.
     let checks = out.records.iter().filter(|r| r.job.board == VICTIM && matches!(r.entry, Entry::Check { passed: true, .. })).count();
     assert_eq!(checks, GOLDEN_CHECKS);
     assert_healthy_and_nothing_lost(&out, &store_path, &earlier);
-    report("qemu-killed", "SIGKILL to the victim's qemu-system-arm after 100 ms of QEMU CPU time inside its timed window (`infer 100 0`)", &out, &msg);
+    report("qemu-killed", "SIGKILL to the victim's qemu-system-arm after 100 ms of QEMU CPU time inside its timed window (`infer 1000 0`)", &out, &msg);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -242,3 +242,68 @@ fn boards_detect_lists_a_servers_probes_as_remote_entries() {
     assert!(err.contains("probe.remote.token_env names FAR_TOKEN, which is not set here"), "{err}");
     assert!(!err.contains("board (boards detect)"), "{err}");
 }
+
+/// Against the real `probe-rs serve` of probe-rs-tools (built with `remote`), on this machine,
+/// which has no probe: the CLI reaches the server with the right token and lists no probe; a
+/// wrong token and a closed port are named as such. Run with `--ignored` where the CLI is
+/// installed (`scripts/setup.sh --with-probe-rs-cli`; `MCUBENCH_PROBE_RS_CLI` names another).
+#[test]
+#[ignore = "needs the probe-rs CLI built with `remote` (scripts/setup.sh --with-probe-rs-cli)"]
+fn the_real_probe_rs_server_is_reached_and_its_refusals_are_named() {
+    let cli = mcubench::session::remote_probe::cli_program();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // The server reads .probe-rs.yaml from its working directory (and from HOME: pointed here).
+    std::fs::write(
+        dir.path().join(".probe-rs.yaml"),
+        format!("server:\n  address: 127.0.0.1\n  port: {port}\n  users:\n    - {{ name: ci, token: \"{TOKEN}\" }}\n"),
+    )
+    .unwrap();
+    let mut server = Command::new(&cli)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("serve.log")).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", cli.display()));
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "probe-rs serve did not listen: {:?}", std::fs::read_to_string(dir.path().join("serve.log")));
+        if let Ok(Some(status)) = server.try_wait() {
+            panic!("probe-rs serve exited ({status}): {:?}", std::fs::read_to_string(dir.path().join("serve.log")));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _server = Kill(server);
+    let detect = |host: &str, token: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_mcubench"))
+            .env("MCUBENCH_PROBE_RS_CLI", &cli)
+            .env("FAR_TOKEN", token)
+            .env("HOME", dir.path())
+            .args(["boards", "detect", "--remote", host, "--token-env", "FAR_TOKEN"])
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let host = format!("ws://127.0.0.1:{port}");
+    let (code, err) = detect(&host, TOKEN);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(&format!("the probe-rs server at {host} lists no debug probe")), "reached, and no probe here: {err}");
+
+    let (code, err) = detect(&host, "not-the-token");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(&format!("the probe-rs server at {host} closed the connection")), "a wrong token is named: {err}");
+
+    let closed = format!("ws://127.0.0.1:{}", free_port());
+    let (code, err) = detect(&closed, TOKEN);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(&format!("cannot reach the probe-rs server at {closed}")), "{err}");
+}

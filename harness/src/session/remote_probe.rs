@@ -117,6 +117,8 @@ impl ProbeServer {
         if let Some(token) = &command.token {
             cmd.env(TOKEN_ENV, token);
         }
+        // Its errors are read for their words; a backtrace would bury them.
+        cmd.env("RUST_BACKTRACE", "0").env("RUST_LIB_BACKTRACE", "0");
         let board = for_what.to_string();
         let child = cmd.spawn().map_err(|e| ProbeError::RemoteCliMissing { board: board.clone(), cli: command.program.display().to_string(), cause: e.to_string() })?;
         let out = match tokio::time::timeout(timeout, child.wait_with_output()).await {
@@ -237,7 +239,8 @@ fn cli_error_text(stderr: &str) -> Option<String> {
         return None;
     }
     let start = lines.iter().rposition(|l| l.starts_with("Error:") || l.starts_with("Error ")).unwrap_or(lines.len().saturating_sub(5));
-    let tail: Vec<&str> = lines[start..].iter().take(20).copied().collect();
+    // A backtrace (RUST_BACKTRACE set after all) ends the message.
+    let tail: Vec<&str> = lines[start..].iter().take_while(|l| !l.starts_with("Stack backtrace:")).take(20).copied().collect();
     Some(tail.join(" / "))
 }
 
@@ -376,5 +379,8 @@ mod tests {
         let e = classify_failure("b", "ws://h:1", "download", "Error: flash algorithm failed".into());
         assert_eq!(e.to_string(), "board b: `probe-rs download` through the probe-rs server at ws://h:1 failed: Error: flash algorithm failed");
         assert_eq!(cli_error_text(" \n"), None);
+        // probe-rs 0.32's own words for a wrong token, with a backtrace after them.
+        let err = "WARN postcard_rpc::host_client::util: in_worker: wire receive error, exiting\nError: Connection closed\n\nStack backtrace:\n   0: anyhow::error::msg\n";
+        assert_eq!(cli_error_text(err).as_deref(), Some("Error: Connection closed"));
     }
 }
