@@ -10,6 +10,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::records::goldens;
 use common::standin;
 use mcubench::energy::sim::{self, Faults, Profile};
 use mcubench::results::{Entry, Metric, ResultRecord, Source};
@@ -35,16 +36,6 @@ fn run(dir: &Path, boards: &str) -> (Output, Vec<ResultRecord>) {
         .unwrap();
     let records = mcubench::store::load(&store).map(|s| s.records).unwrap_or_default();
     (out, records)
-}
-
-fn goldens(records: &[ResultRecord]) -> Vec<bool> {
-    records
-        .iter()
-        .filter_map(|r| match &r.entry {
-            Entry::Check { check, passed, .. } if check == "golden" => Some(*passed),
-            _ => None,
-        })
-        .collect()
 }
 
 /// An energy-mode firmware on a board reached without a reset (`kind: serial`): the mode comes

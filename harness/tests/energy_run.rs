@@ -6,11 +6,15 @@
 //! and instruction counts are still stored.
 //!
 //! Needs qemu-system-arm and the firmware targets (scripts/setup.sh installs both).
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::records::{failures, goldens};
+use common::standin;
 use mcubench::energy::sim::{self, Faults, Profile};
-use mcubench::results::{Entry, Metric, ResultRecord, Source};
+use mcubench::results::{Metric, ResultRecord, Source};
 use tokio::net::TcpListener;
 
 const BOARD: &str = "mps2-an386";
@@ -38,20 +42,12 @@ async fn monitor(faults: Faults) -> (u16, tokio::task::JoinHandle<sim::SimHandle
 
 fn run_with_monitor(dir: &Path, port: u16) -> Output {
     let boards = format!(
-        "boards:
-  - name: {BOARD}
-    kind: qemu
-    qemu: {{ machine: mps2-an386 }}
-    cpu: cortex-m4
-    target: thumbv7em-none-eabihf
-    support: mps2
-    clock_hz: 25000000
-    systick_hz: 25000000
-    memory:
-      flash: {{ origin: 0x00000000, size: 0x400000 }}
-      ram:   {{ origin: 0x20000000, size: 0x400000 }}
-    energy: {{ monitor: lpm01a, port: 'tcp://127.0.0.1:{port}', voltage_mv: 1800 }}
-"
+        "boards:\n{}",
+        standin::entry(
+            BOARD,
+            "kind: qemu\n    qemu: { machine: mps2-an386 }",
+            &format!("    energy: {{ monitor: lpm01a, port: 'tcp://127.0.0.1:{port}', voltage_mv: 1800 }}\n")
+        )
     );
     let boards_path = dir.join("boards.yaml");
     std::fs::write(&boards_path, boards).unwrap();
@@ -66,26 +62,8 @@ fn run_with_monitor(dir: &Path, port: u16) -> Output {
         .unwrap()
 }
 
-fn failures(records: &[ResultRecord]) -> Vec<(String, String)> {
-    records
-        .iter()
-        .filter_map(|r| r.failure())
-        .map(|(stage, message)| (stage.to_string(), message.to_string()))
-        .collect()
-}
-
 fn metrics(records: &[ResultRecord], m: Metric) -> Vec<(f64, Source)> {
     records.iter().filter_map(|r| r.metric().filter(|x| x.0 == m)).map(|(_, v, s)| (v, s)).collect()
-}
-
-fn goldens(records: &[ResultRecord]) -> Vec<bool> {
-    records
-        .iter()
-        .filter_map(|r| match &r.entry {
-            Entry::Check { check, passed, .. } if check == "golden" => Some(*passed),
-            _ => None,
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,11 @@
 //! disturbed (bit exact goldens, figures stored).
 //!
 //! Needs qemu-system-arm and the firmware targets (scripts/setup.sh installs both).
+mod common;
+
 use std::process::Command;
+
+use common::standin;
 
 use mcubench::results::{Entry, Metric};
 
@@ -15,32 +19,13 @@ fn a_probe_board_without_a_probe_fails_at_stage_probe_and_the_qemu_board_passes(
     // The probe board builds the same firmware as the AN386 (support: mps2), so the run needs
     // no cross build of its own; the probe is looked for before anything touches the port.
     let boards = format!(
-        "boards:
-  - name: mps2-an386
-    kind: qemu
-    qemu: {{ machine: mps2-an386 }}
-    cpu: cortex-m4
-    target: thumbv7em-none-eabihf
-    support: mps2
-    clock_hz: 25000000
-    systick_hz: 25000000
-    memory:
-      flash: {{ origin: 0x00000000, size: 0x400000 }}
-      ram:   {{ origin: 0x20000000, size: 0x400000 }}
-    power: {{ voltage_v: 3.3, active_ua_per_mhz: 100.0, source: 'test figures' }}
-  - name: {PROBE_BOARD}
-    kind: probe-rs
-    probe: {{ chip: STM32L4R5ZITx }}
-    serial: {{ port: 'tcp://127.0.0.1:9', baud: 115200 }}
-    cpu: cortex-m4
-    target: thumbv7em-none-eabihf
-    support: mps2
-    clock_hz: 25000000
-    systick_hz: 25000000
-    memory:
-      flash: {{ origin: 0x00000000, size: 0x400000 }}
-      ram:   {{ origin: 0x20000000, size: 0x400000 }}
-"
+        "boards:\n{}{}",
+        standin::entry(
+            "mps2-an386",
+            "kind: qemu\n    qemu: { machine: mps2-an386 }",
+            "    power: { voltage_v: 3.3, active_ua_per_mhz: 100.0, source: 'test figures' }\n"
+        ),
+        standin::entry(PROBE_BOARD, "kind: probe-rs\n    probe: { chip: STM32L4R5ZITx }\n    serial: { port: 'tcp://127.0.0.1:9', baud: 115200 }", ""),
     );
     let boards_path = dir.path().join("boards.yaml");
     std::fs::write(&boards_path, boards).unwrap();
@@ -108,20 +93,10 @@ fn boards_sharing_a_probe_are_locked_by_the_probe() {
     let dir = tempfile::tempdir().unwrap();
     let locks = dir.path().join("locks");
     let entry = |name: &str| {
-        format!(
-            "  - name: {name}
-    kind: probe-rs
-    probe: {{ chip: STM32L4R5ZITx, selector: '0483:374b:SHARED01' }}
-    serial: {{ port: 'tcp://127.0.0.1:9', baud: 115200 }}
-    cpu: cortex-m4
-    target: thumbv7em-none-eabihf
-    support: mps2
-    clock_hz: 25000000
-    systick_hz: 25000000
-    memory:
-      flash: {{ origin: 0x00000000, size: 0x400000 }}
-      ram:   {{ origin: 0x20000000, size: 0x400000 }}
-"
+        standin::entry(
+            name,
+            "kind: probe-rs\n    probe: { chip: STM32L4R5ZITx, selector: '0483:374b:SHARED01' }\n    serial: { port: 'tcp://127.0.0.1:9', baud: 115200 }",
+            "",
         )
     };
     let boards_path = dir.path().join("boards.yaml");

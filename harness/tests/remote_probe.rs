@@ -8,10 +8,13 @@
 //! command line and the token it got, which the test checks.
 //!
 //! Needs qemu-system-arm and the firmware targets (scripts/setup.sh installs both).
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use mcubench::results::{Entry, Metric, ResultRecord};
+use common::{records, standin};
+use mcubench::results::{Metric, ResultRecord};
 
 const BOARD: &str = "far-m4";
 const TOKEN: &str = "tok-8f3a1c";
@@ -82,22 +85,10 @@ impl Drop for KillQemu {
 
 /// The AN386's firmware and memory map (`support: mps2`), reached as a remote probe-rs board.
 fn boards_file(dir: &Path, serial_port: u16, selector: &str) -> PathBuf {
-    let text = format!(
-        "boards:
-  - name: {BOARD}
-    kind: probe-rs
-    probe: {{ chip: STM32L4R5ZITx, selector: '{selector}', remote: {{ host: 'ws://127.0.0.1:3000', token_env: FAR_TOKEN }} }}
-    serial: {{ port: 'tcp://127.0.0.1:{serial_port}', baud: 115200 }}
-    cpu: cortex-m4
-    target: thumbv7em-none-eabihf
-    support: mps2
-    clock_hz: 25000000
-    systick_hz: 25000000
-    memory:
-      flash: {{ origin: 0x00000000, size: 0x400000 }}
-      ram:   {{ origin: 0x20000000, size: 0x400000 }}
-"
+    let access = format!(
+        "kind: probe-rs\n    probe: {{ chip: STM32L4R5ZITx, selector: '{selector}', remote: {{ host: 'ws://127.0.0.1:3000', token_env: FAR_TOKEN }} }}\n    serial: {{ port: 'tcp://127.0.0.1:{serial_port}', baud: 115200 }}"
     );
+    let text = format!("boards:\n{}", standin::entry(BOARD, &access, ""));
     let path = dir.join("boards.yaml");
     std::fs::write(&path, text).unwrap();
     path
@@ -126,7 +117,7 @@ fn run(dir: &Path, boards: &Path, cli: &Path, token: Option<&str>) -> (Output, V
 }
 
 fn failures(records: &[ResultRecord]) -> Vec<String> {
-    records.iter().filter_map(|r| r.failure()).map(|(stage, message)| format!("{stage}: {message}")).collect()
+    records::failures(records).into_iter().map(|(stage, message)| format!("{stage}: {message}")).collect()
 }
 
 fn calls(dir: &Path) -> Vec<String> {
@@ -145,13 +136,7 @@ fn a_board_behind_a_remote_probe_is_flashed_reset_and_run_bit_exact() {
     assert_eq!(failures(&records), Vec::<String>::new(), "stderr: {stderr}");
     assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
 
-    let goldens: Vec<bool> = records
-        .iter()
-        .filter_map(|r| match &r.entry {
-            Entry::Check { check, passed, .. } if check == "golden" => Some(*passed),
-            _ => None,
-        })
-        .collect();
+    let goldens = records::goldens(&records);
     assert_eq!(goldens, vec![true; 10], "bit exact through the remote path");
     let metric = |m: Metric| records.iter().filter_map(|r| r.metric().filter(|x| x.0 == m)).count();
     assert_eq!(metric(Metric::LatencyMs), 2, "one latency per window");

@@ -3,26 +3,15 @@
 //! gdbstub with the same RTT code a probe uses on silicon (harness/src/session/rtt.rs).
 //!
 //! Needs qemu-system-arm and the firmware targets (scripts/setup.sh installs both).
+mod common;
+
 use std::process::Command;
 
-use mcubench::results::{Entry, Metric};
+use common::{records::goldens, standin};
+use mcubench::results::Metric;
 
 fn entry(name: &str, console: &str) -> String {
-    format!(
-        "  - name: {name}
-    kind: qemu
-    qemu: {{ machine: mps2-an386 }}
-    console: {console}
-    cpu: cortex-m4
-    target: thumbv7em-none-eabihf
-    support: mps2
-    clock_hz: 25000000
-    systick_hz: 25000000
-    memory:
-      flash: {{ origin: 0x00000000, size: 0x400000 }}
-      ram:   {{ origin: 0x20000000, size: 0x400000 }}
-"
-    )
+    standin::entry(name, &format!("kind: qemu\n    qemu: {{ machine: mps2-an386 }}\n    console: {console}"), "")
 }
 
 /// The same firmware and model over both consoles, in one run: both bit exact, and the same
@@ -47,16 +36,7 @@ fn ad01_over_rtt_is_bit_exact_and_counts_what_the_uart_build_counts() {
     let failures: Vec<_> = records.iter().filter_map(|r| r.failure()).collect();
     assert!(failures.is_empty(), "{failures:?}\n{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let goldens = |board: &str| {
-        records
-            .iter()
-            .filter(|r| r.job.board == board)
-            .filter_map(|r| match &r.entry {
-                Entry::Check { check, passed, .. } if check == "golden" => Some(*passed),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-    };
+    let goldens = |board: &str| goldens(&records.iter().filter(|r| r.job.board == board).cloned().collect::<Vec<_>>());
     assert_eq!(goldens("an386-rtt"), vec![true; 10], "bit exact over RTT");
     assert_eq!(goldens("an386-uart"), vec![true; 10]);
     let instructions = |board: &str| {
