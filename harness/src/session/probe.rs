@@ -256,6 +256,17 @@ fn is_busy(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// The board's `probe:` settings and its parsed `probe.selector` (`None`: any one probe).
+pub fn probe_settings(board: &Board) -> Result<(&crate::config::ProbeSettings, Option<ProbeSelector>), ProbeError> {
+    let settings = board.probe.as_ref().ok_or_else(|| ProbeError::NotAProbeBoard { board: board.name.clone() })?;
+    let selector = settings
+        .selector
+        .as_deref()
+        .map(|s| s.parse::<ProbeSelector>().map_err(|reason| ProbeError::BadSelector { board: board.name.clone(), selector: s.to_string(), reason }))
+        .transpose()?;
+    Ok((settings, selector))
+}
+
 /// Picks the one attached probe the selector names (any probe when there is none).
 pub fn choose_probe(board: &str, selector: Option<&ProbeSelector>, attached: &[AttachedProbe]) -> Result<AttachedProbe, ProbeError> {
     if attached.is_empty() {
@@ -441,12 +452,7 @@ impl ProbeSession {
     /// without touching the hardware.
     pub async fn open(board: &Board) -> Result<ProbeSession, ProbeError> {
         let name = board.name.clone();
-        let settings = board.probe.as_ref().ok_or_else(|| ProbeError::NotAProbeBoard { board: name.clone() })?;
-        let selector = settings
-            .selector
-            .as_deref()
-            .map(|s| s.parse::<ProbeSelector>().map_err(|reason| ProbeError::BadSelector { board: name.clone(), selector: s.to_string(), reason }))
-            .transpose()?;
+        let (settings, selector) = probe_settings(board)?;
         let chip = settings.chip.clone();
         let ram = board.memory.ram.origin..board.memory.ram.origin + board.memory.ram.size;
         let (b, c) = (name.clone(), chip.clone());

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-use super::probe::{check_chip, choose_probe, AttachedProbe, FlashPhase, FlashStep, ProbeError, ProbeSelector};
+use super::probe::{check_chip, choose_probe, probe_settings, AttachedProbe, FlashPhase, FlashStep, ProbeError};
 use crate::config::Board;
 
 /// Environment variable naming the probe-rs CLI to run (default: `probe-rs` on `PATH`).
@@ -150,13 +150,8 @@ impl RemoteProbeSession {
     /// names (any one probe when it names none).
     pub async fn open(board: &Board) -> Result<RemoteProbeSession, ProbeError> {
         let name = board.name.clone();
-        let settings = board.probe.as_ref().ok_or_else(|| ProbeError::NotAProbeBoard { board: name.clone() })?;
+        let (settings, selector) = probe_settings(board)?;
         let remote = settings.remote.as_ref().ok_or_else(|| ProbeError::NotAProbeBoard { board: name.clone() })?;
-        let selector = settings
-            .selector
-            .as_deref()
-            .map(|s| s.parse::<ProbeSelector>().map_err(|reason| ProbeError::BadSelector { board: name.clone(), selector: s.to_string(), reason }))
-            .transpose()?;
         check_chip(&name, &settings.chip)?;
         let server = ProbeServer::new(&remote.host, remote.token_env.as_deref(), &name)?;
         let host = server.host.clone();
