@@ -32,10 +32,11 @@ const PULSE_US: u64 = 1000;
 #[inline(never)]
 fn energy_pulse() {
     let hold = PULSE_US * crate::config::SYSTICK_HZ / 1_000_000;
-    crate::boards::timestamp_pin(false);
+    use crate::boards::{TimestampPin, TIMESTAMP_PIN};
+    TIMESTAMP_PIN.set(false);
     let start = timer::ticks();
     while timer::ticks().wrapping_sub(start) < hold {}
-    crate::boards::timestamp_pin(true);
+    TIMESTAMP_PIN.set(true);
 }
 
 /// What the benchmark behind the protocol provides (the reference's `th_*` hooks).
@@ -201,7 +202,7 @@ impl<D: Dut> Protocol<D> {
     #[inline(never)]
     pub fn boot_banner(&mut self) {
         #[cfg(feature = "energy-mode")]
-        crate::boards::timestamp_pin_init();
+        crate::boards::TimestampPin::init(&crate::boards::TIMESTAMP_PIN);
         self.out.line(TIMESTAMP_MODE);
         self.timestamp();
     }

@@ -62,6 +62,28 @@ pub enum Halt {
     Spin,
 }
 
+/// MLPerf Tiny energy mode's timestamp pin (`energy-mode`): open drain, idle high, pulled low
+/// for a moment at each timestamp. Each board names its pin as `TIMESTAMP_PIN`.
+#[cfg(feature = "energy-mode")]
+pub trait TimestampPin {
+    /// Clocks the pin's port and makes it an open-drain output, released (high).
+    fn init(&self);
+    /// Releases the pin (`high`) or pulls it low.
+    fn set(&self, high: bool);
+}
+
+/// No pin (QEMU: no monitor could see one). An energy-mode build still runs the mode's
+/// protocol: `m-timestamp-mode-energy`, no `m-lap-us`.
+#[cfg(feature = "energy-mode")]
+#[allow(dead_code)]
+pub struct NoPin;
+
+#[cfg(feature = "energy-mode")]
+impl TimestampPin for NoPin {
+    fn init(&self) {}
+    fn set(&self, _high: bool) {}
+}
+
 /// Byte-wise console used by the protocol. Polling only: no interrupts, no buffering.
 pub trait Console {
     /// Blocks until the byte is handed to the transmitter.

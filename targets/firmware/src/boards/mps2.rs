@@ -34,12 +34,6 @@ pub fn steal() -> Serial {
     unsafe { CmsdkUart::new(UART0_BASE) }
 }
 
-/// MLPerf Tiny energy mode's timestamp pin: QEMU has no monitor to see it, so there is none
-/// (an energy-mode build still runs the mode's protocol: `m-timestamp-mode-energy`, no
-/// `m-lap-us`).
+/// MLPerf Tiny energy mode's timestamp pin: none on QEMU.
 #[cfg(feature = "energy-mode")]
-pub fn timestamp_pin_init() {}
-
-#[cfg(feature = "energy-mode")]
-#[inline(always)]
-pub fn timestamp_pin(_high: bool) {}
+pub const TIMESTAMP_PIN: super::NoPin = super::NoPin;

@@ -77,20 +77,25 @@ pub fn clock_facts(out: &mut Out) {
 /// MLPerf Tiny energy mode's timestamp pin: P1.08 (Arduino D7 of the DK), open drain
 /// (standard 0, disconnect 1), idle high (docs/boards.md).
 #[cfg(feature = "energy-mode")]
-const P1: usize = 0x5000_0300;
-#[cfg(feature = "energy-mode")]
-const TIMESTAMP_PIN: u32 = 8;
+pub const TIMESTAMP_PIN: NrfPin = NrfPin { port: 0x5000_0300, pin: 8 };
 
 #[cfg(feature = "energy-mode")]
-pub fn timestamp_pin_init() {
-    wr(P1 + 0x508, 1 << TIMESTAMP_PIN); // OUTSET: released
-    // PIN_CNF: output, input buffer disconnected, pull-up, drive S0D1.
-    wr(P1 + 0x700 + 4 * TIMESTAMP_PIN as usize, 1 | (1 << 1) | (3 << 2) | (6 << 8));
+pub struct NrfPin {
+    port: usize,
+    pin: u32,
 }
 
 #[cfg(feature = "energy-mode")]
-#[inline(always)]
-pub fn timestamp_pin(high: bool) {
-    // OUTSET / OUTCLR.
-    wr(P1 + if high { 0x508 } else { 0x50C }, 1 << TIMESTAMP_PIN);
+impl super::TimestampPin for NrfPin {
+    fn init(&self) {
+        wr(self.port + 0x508, 1 << self.pin); // OUTSET: released
+        // PIN_CNF: output, input buffer disconnected, pull-up, drive S0D1.
+        wr(self.port + 0x700 + 4 * self.pin as usize, 1 | (1 << 1) | (3 << 2) | (6 << 8));
+    }
+
+    #[inline(always)]
+    fn set(&self, high: bool) {
+        // OUTSET / OUTCLR.
+        wr(self.port + if high { 0x508 } else { 0x50C }, 1 << self.pin);
+    }
 }

@@ -250,19 +250,6 @@ pub fn clock_facts(out: &mut Out) {
     super::clock_check(out, sysclk_hz(), SYSCLK_HZ);
 }
 
-/// MLPerf Tiny energy mode's timestamp pin: PF13 (ST Zio connector CN10), open drain, idle high (docs/boards.md).
+/// MLPerf Tiny energy mode's timestamp pin: PF13 (ST Zio connector CN10) (docs/boards.md).
 #[cfg(feature = "energy-mode")]
-const TIMESTAMP_GPIOF: usize = 0x5802_1400;
-
-#[cfg(feature = "energy-mode")]
-pub fn timestamp_pin_init() {
-    modify(RCC_AHB4ENR, 0, 1 << 5);
-    let _ = rd(RCC_AHB4ENR);
-    stm32_gpio::open_drain_output(TIMESTAMP_GPIOF, 13);
-}
-
-#[cfg(feature = "energy-mode")]
-#[inline(always)]
-pub fn timestamp_pin(high: bool) {
-    stm32_gpio::set(TIMESTAMP_GPIOF, 13, high);
-}
+pub const TIMESTAMP_PIN: stm32_gpio::OpenDrainPin = stm32_gpio::OpenDrainPin { port: 0x5802_1400, pin: 13, clock: (RCC_AHB4ENR, 1 << 5) };

@@ -188,26 +188,29 @@ pub fn clock_facts(out: &mut Out) {
 /// MLPerf Tiny energy mode's timestamp pin: GP2 (pin 4), open drain emulated with the output
 /// enable (driven low, or released to its pull-up), idle high (docs/boards.md).
 #[cfg(feature = "energy-mode")]
+pub const TIMESTAMP_PIN: SioPin = SioPin(2);
+
+#[cfg(feature = "energy-mode")]
+pub struct SioPin(usize);
+
+#[cfg(feature = "energy-mode")]
 const SIO: usize = 0xD000_0000;
-#[cfg(feature = "energy-mode")]
-const TIMESTAMP_PIN: usize = 2;
-#[cfg(feature = "energy-mode")]
-const GPIO_FUNC_SIO: u32 = 5;
-#[cfg(feature = "energy-mode")]
-const PADS_PUE: u32 = 1 << 3;
 
 #[cfg(feature = "energy-mode")]
-pub fn timestamp_pin_init() {
-    let pad = PADS_BANK0 + 4 + 4 * TIMESTAMP_PIN;
-    wr(pad, (rd(pad) & !PADS_OD) | PADS_IE | PADS_PUE);
-    wr(SIO + 0x018, 1 << TIMESTAMP_PIN); // GPIO_OUT_CLR: low whenever enabled
-    wr(SIO + 0x028, 1 << TIMESTAMP_PIN); // GPIO_OE_CLR: released
-    wr(IO_BANK0 + 4 + 8 * TIMESTAMP_PIN, GPIO_FUNC_SIO);
-}
+impl super::TimestampPin for SioPin {
+    fn init(&self) {
+        const GPIO_FUNC_SIO: u32 = 5;
+        const PADS_PUE: u32 = 1 << 3;
+        let pad = PADS_BANK0 + 4 + 4 * self.0;
+        wr(pad, (rd(pad) & !PADS_OD) | PADS_IE | PADS_PUE);
+        wr(SIO + 0x018, 1 << self.0); // GPIO_OUT_CLR: low whenever enabled
+        wr(SIO + 0x028, 1 << self.0); // GPIO_OE_CLR: released
+        wr(IO_BANK0 + 4 + 8 * self.0, GPIO_FUNC_SIO);
+    }
 
-#[cfg(feature = "energy-mode")]
-#[inline(always)]
-pub fn timestamp_pin(high: bool) {
-    // GPIO_OE_CLR releases the pin, GPIO_OE_SET drives it low.
-    wr(SIO + if high { 0x028 } else { 0x024 }, 1 << TIMESTAMP_PIN);
+    #[inline(always)]
+    fn set(&self, high: bool) {
+        // GPIO_OE_CLR releases the pin, GPIO_OE_SET drives it low.
+        wr(SIO + if high { 0x028 } else { 0x024 }, 1 << self.0);
+    }
 }

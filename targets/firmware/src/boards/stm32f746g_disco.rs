@@ -202,19 +202,6 @@ pub fn clock_facts(out: &mut Out) {
     super::clock_check(out, sysclk_hz(), SYSCLK_HZ);
 }
 
-/// MLPerf Tiny energy mode's timestamp pin: PI3 (Arduino D7 of CN4), open drain, idle high (docs/boards.md).
+/// MLPerf Tiny energy mode's timestamp pin: PI3 (Arduino D7 of CN4) (docs/boards.md).
 #[cfg(feature = "energy-mode")]
-const TIMESTAMP_GPIOI: usize = 0x4002_2000;
-
-#[cfg(feature = "energy-mode")]
-pub fn timestamp_pin_init() {
-    modify(RCC_AHB1ENR, 0, 1 << 8);
-    let _ = rd(RCC_AHB1ENR);
-    stm32_gpio::open_drain_output(TIMESTAMP_GPIOI, 3);
-}
-
-#[cfg(feature = "energy-mode")]
-#[inline(always)]
-pub fn timestamp_pin(high: bool) {
-    stm32_gpio::set(TIMESTAMP_GPIOI, 3, high);
-}
+pub const TIMESTAMP_PIN: stm32_gpio::OpenDrainPin = stm32_gpio::OpenDrainPin { port: 0x4002_2000, pin: 3, clock: (RCC_AHB1ENR, 1 << 8) };

@@ -24,19 +24,29 @@ pub fn alternate(base: usize, pin: u32, af: u32, pull_up: bool) {
     modify(base + MODER, 0b11 << two, 0b10 << two);
 }
 
-/// Makes `pin` an open-drain output, released (high through the pull-up of whatever it drives).
+/// An STM32 pin as the energy-mode timestamp pin, with the RCC enable bit of its port.
 #[cfg(feature = "energy-mode")]
-pub fn open_drain_output(base: usize, pin: u32) {
-    let two = pin * 2;
-    super::mmio::wr(base + BSRR, 1 << pin);
-    modify(base + OTYPER, 0, 1 << pin);
-    modify(base + PUPDR, 0b11 << two, 0b01 << two);
-    modify(base + MODER, 0b11 << two, 0b01 << two);
+pub struct OpenDrainPin {
+    pub port: usize,
+    pub pin: u32,
+    /// (RCC enable register, bit mask) of the port.
+    pub clock: (usize, u32),
 }
 
-/// Releases (`high`) or pulls down an open-drain output.
 #[cfg(feature = "energy-mode")]
-#[inline(always)]
-pub fn set(base: usize, pin: u32, high: bool) {
-    super::mmio::wr(base + BSRR, if high { 1 << pin } else { 1 << (pin + 16) });
+impl crate::boards::TimestampPin for OpenDrainPin {
+    fn init(&self) {
+        modify(self.clock.0, 0, self.clock.1);
+        let _ = super::mmio::rd(self.clock.0);
+        let two = self.pin * 2;
+        super::mmio::wr(self.port + BSRR, 1 << self.pin);
+        modify(self.port + OTYPER, 0, 1 << self.pin);
+        modify(self.port + PUPDR, 0b11 << two, 0b01 << two);
+        modify(self.port + MODER, 0b11 << two, 0b01 << two);
+    }
+
+    #[inline(always)]
+    fn set(&self, high: bool) {
+        super::mmio::wr(self.port + BSRR, if high { 1 << self.pin } else { 1 << (self.pin + 16) });
+    }
 }
