@@ -468,6 +468,25 @@ struct WideRowState {
     wf: *const u32,
 }
 
+/// One accumulator requantized to int8 in asm: [`requant_core`](super::simd::requant_core)
+/// followed by `SSAT`, as one template piece for the kernels' `asm!` loops. The arguments are
+/// register names: `requant_asm!(acc, t, mult, half, shift, out, dst)` computes
+/// `t = smmulr(acc << 1, mult)`, `out = (t + half + (t >> 31)) >> shift` and
+/// `dst = ssat8(out)`. `t` may be `acc`, and `dst` may be `out`. Six instructions.
+#[cfg_attr(not(mcubench_dsp), allow(unused_macros))]
+macro_rules! requant_asm {
+    ($acc:literal, $t:literal, $mult:literal, $half:literal, $shift:literal, $out:literal, $dst:literal) => {
+        concat!(
+            "lsl ", $t, ", ", $acc, ", #1\n",
+            "smmulr ", $t, ", ", $t, ", ", $mult, "\n",
+            "add ", $out, ", ", $t, ", ", $half, "\n",
+            "add ", $out, ", ", $out, ", ", $t, ", asr #31\n",
+            "asr ", $out, ", ", $out, ", ", $shift, "\n",
+            "ssat ", $dst, ", #8, ", $out, "\n",
+        )
+    };
+}
+
 /// For one im2col column pair, all channel pairs `c = 0, 2, .., 2 * pairs - 2` of a chunk in
 /// [`Mode::FastSat`]: accumulators start at the bias, then the MACs with the filter already
 /// widened by [`widen_filter_pairs`] (`wf`, pairs consecutive), then the four results are
@@ -542,34 +561,14 @@ fn conv_row_2x2_wide(x: &[u32], groups: usize, wf: &[u32], table: &[ChanQ], o0: 
                 // channel c: (bias, m, e, hb) -> r4..r7
                 "ldm r3!, {{r4, r5, r6, r7}}",
                 "add r3, r3, #8",
-                "lsl r4, r8, #1",
-                "smmulr r4, r4, r5",
-                "add r2, r4, r7",
-                "add r2, r2, r4, asr #31",
-                "asr r2, r2, r6",
-                "ssat r2, #8, r2",
-                "lsl r4, r10, #1",
-                "smmulr r4, r4, r5",
-                "add r12, r4, r7",
-                "add r12, r12, r4, asr #31",
-                "asr r12, r12, r6",
-                "ssat r12, #8, r12",
+                requant_asm!("r8", "r4", "r5", "r7", "r6", "r2", "r2"),
+                requant_asm!("r10", "r4", "r5", "r7", "r6", "r12", "r12"),
                 // channel c + 1
                 "ldm r3!, {{r4, r5, r6, r7}}",
                 "add r3, r3, #8",
                 "str r3, [r0, #20]",
-                "lsl r4, r9, #1",
-                "smmulr r4, r4, r5",
-                "add r8, r4, r7",
-                "add r8, r8, r4, asr #31",
-                "asr r8, r8, r6",
-                "ssat r8, #8, r8",
-                "lsl r4, r11, #1",
-                "smmulr r4, r4, r5",
-                "add r10, r4, r7",
-                "add r10, r10, r4, asr #31",
-                "asr r10, r10, r6",
-                "ssat r10, #8, r10",
+                requant_asm!("r9", "r4", "r5", "r7", "r6", "r8", "r8"),
+                requant_asm!("r11", "r4", "r5", "r7", "r6", "r10", "r10"),
                 "ldr r4, [r0, #12]",
                 "ldr r5, [r0, #16]",
                 "strb r2, [r4], #1",
@@ -983,12 +982,7 @@ fn conv_pointwise_k8(npix: usize, input: &[i8], input_offset: i32, filter: &[i8]
             "smlad r10, r4, r8, r10",
             "smlad r10, r5, r9, r10",
             "ldm r11!, {{r6, r7, r8}}",
-            "lsl r10, r10, #1",
-            "smmulr r10, r10, r6",
-            "add r9, r10, r8",
-            "add r9, r9, r10, asr #31",
-            "asr r9, r9, r7",
-            "ssat r9, #8, r9",
+            requant_asm!("r10", "r10", "r6", "r8", "r7", "r9", "r9"),
             "strb r9, [r1], #1",
             "cmp r11, r12",
             "bne 3b",
@@ -1467,98 +1461,29 @@ const DW_MAX_C: usize = 256;
 ///
 /// Per tap: two loads, the input widened with its offset added (`SXTAB16`), the filter widened
 /// (`SXTB16`), and four 16x16 MACs.
-#[cfg(mcubench_dsp)]
+#[cfg_attr(not(mcubench_dsp), allow(unused_macros))]
 macro_rules! dw_taps_3x3_asm {
     () => {
         concat!(
-            "ldr r5, [r0]\n",
-            "ldr r12, [r1]\n",
-            "sxtab16 r6, r4, r5\n",
-            "sxtb16 r7, r12\n",
-            "smlabb r8, r6, r7, r8\n",
-            "smlatt r10, r6, r7, r10\n",
-            "sxtab16 r6, r4, r5, ror #8\n",
-            "sxtb16 r7, r12, ror #8\n",
-            "smlabb r9, r6, r7, r9\n",
-            "smlatt r11, r6, r7, r11\n",
-            "ldr r5, [r0, r2]\n",
-            "ldr r12, [r1, r2]\n",
-            "sxtab16 r6, r4, r5\n",
-            "sxtb16 r7, r12\n",
-            "smlabb r8, r6, r7, r8\n",
-            "smlatt r10, r6, r7, r10\n",
-            "sxtab16 r6, r4, r5, ror #8\n",
-            "sxtb16 r7, r12, ror #8\n",
-            "smlabb r9, r6, r7, r9\n",
-            "smlatt r11, r6, r7, r11\n",
-            "ldr r5, [r0, r2, lsl #1]\n",
-            "ldr r12, [r1, r2, lsl #1]\n",
-            "sxtab16 r6, r4, r5\n",
-            "sxtb16 r7, r12\n",
-            "smlabb r8, r6, r7, r8\n",
-            "smlatt r10, r6, r7, r10\n",
-            "sxtab16 r6, r4, r5, ror #8\n",
-            "sxtb16 r7, r12, ror #8\n",
-            "smlabb r9, r6, r7, r9\n",
-            "smlatt r11, r6, r7, r11\n",
-            "add r0, r0, r3\n",
-            "add r1, r1, r2, lsl #1\n",
-            "add r1, r1, r2\n",
-            "ldr r5, [r0]\n",
-            "ldr r12, [r1]\n",
-            "sxtab16 r6, r4, r5\n",
-            "sxtb16 r7, r12\n",
-            "smlabb r8, r6, r7, r8\n",
-            "smlatt r10, r6, r7, r10\n",
-            "sxtab16 r6, r4, r5, ror #8\n",
-            "sxtb16 r7, r12, ror #8\n",
-            "smlabb r9, r6, r7, r9\n",
-            "smlatt r11, r6, r7, r11\n",
-            "ldr r5, [r0, r2]\n",
-            "ldr r12, [r1, r2]\n",
-            "sxtab16 r6, r4, r5\n",
-            "sxtb16 r7, r12\n",
-            "smlabb r8, r6, r7, r8\n",
-            "smlatt r10, r6, r7, r10\n",
-            "sxtab16 r6, r4, r5, ror #8\n",
-            "sxtb16 r7, r12, ror #8\n",
-            "smlabb r9, r6, r7, r9\n",
-            "smlatt r11, r6, r7, r11\n",
-            "ldr r5, [r0, r2, lsl #1]\n",
-            "ldr r12, [r1, r2, lsl #1]\n",
-            "sxtab16 r6, r4, r5\n",
-            "sxtb16 r7, r12\n",
-            "smlabb r8, r6, r7, r8\n",
-            "smlatt r10, r6, r7, r10\n",
-            "sxtab16 r6, r4, r5, ror #8\n",
-            "sxtb16 r7, r12, ror #8\n",
-            "smlabb r9, r6, r7, r9\n",
-            "smlatt r11, r6, r7, r11\n",
-            "add r0, r0, r3\n",
-            "add r1, r1, r2, lsl #1\n",
-            "add r1, r1, r2\n",
-            "ldr r5, [r0]\n",
-            "ldr r12, [r1]\n",
-            "sxtab16 r6, r4, r5\n",
-            "sxtb16 r7, r12\n",
-            "smlabb r8, r6, r7, r8\n",
-            "smlatt r10, r6, r7, r10\n",
-            "sxtab16 r6, r4, r5, ror #8\n",
-            "sxtb16 r7, r12, ror #8\n",
-            "smlabb r9, r6, r7, r9\n",
-            "smlatt r11, r6, r7, r11\n",
-            "ldr r5, [r0, r2]\n",
-            "ldr r12, [r1, r2]\n",
-            "sxtab16 r6, r4, r5\n",
-            "sxtb16 r7, r12\n",
-            "smlabb r8, r6, r7, r8\n",
-            "smlatt r10, r6, r7, r10\n",
-            "sxtab16 r6, r4, r5, ror #8\n",
-            "sxtb16 r7, r12, ror #8\n",
-            "smlabb r9, r6, r7, r9\n",
-            "smlatt r11, r6, r7, r11\n",
-            "ldr r5, [r0, r2, lsl #1]\n",
-            "ldr r12, [r1, r2, lsl #1]\n",
+            dw_taps_3x3_asm!(row),
+            dw_taps_3x3_asm!(next_row),
+            dw_taps_3x3_asm!(row),
+            dw_taps_3x3_asm!(next_row),
+            dw_taps_3x3_asm!(row),
+        )
+    };
+    // Three taps, `c` bytes apart in both input and filter.
+    (row) => {
+        concat!(dw_taps_3x3_asm!(tap ""), dw_taps_3x3_asm!(tap ", r2"), dw_taps_3x3_asm!(tap ", r2, lsl #1"))
+    };
+    // Input one row down; filter one row (3 c) down.
+    (next_row) => {
+        "add r0, r0, r3\nadd r1, r1, r2, lsl #1\nadd r1, r1, r2\n"
+    };
+    (tap $offset:literal) => {
+        concat!(
+            "ldr r5, [r0", $offset, "]\n",
+            "ldr r12, [r1", $offset, "]\n",
             "sxtab16 r6, r4, r5\n",
             "sxtb16 r7, r12\n",
             "smlabb r8, r6, r7, r8\n",
@@ -1604,36 +1529,16 @@ unsafe fn dw_pixel_fastsat(x: *const i8, f: *const i8, c: usize, row: usize, off
                 "add r1, r1, #4",
                 "ldm lr!, {{r5, r6, r7, r12}}",
                 "add r8, r8, r5",
-                "lsl r8, r8, #1",
-                "smmulr r8, r8, r6",
-                "add r5, r8, r12",
-                "add r5, r5, r8, asr #31",
-                "asr r5, r5, r7",
-                "ssat r8, #8, r5",
+                requant_asm!("r8", "r8", "r6", "r12", "r7", "r5", "r8"),
                 "ldm lr!, {{r5, r6, r7, r12}}",
                 "add r9, r9, r5",
-                "lsl r9, r9, #1",
-                "smmulr r9, r9, r6",
-                "add r5, r9, r12",
-                "add r5, r5, r9, asr #31",
-                "asr r5, r5, r7",
-                "ssat r9, #8, r5",
+                requant_asm!("r9", "r9", "r6", "r12", "r7", "r5", "r9"),
                 "ldm lr!, {{r5, r6, r7, r12}}",
                 "add r10, r10, r5",
-                "lsl r10, r10, #1",
-                "smmulr r10, r10, r6",
-                "add r5, r10, r12",
-                "add r5, r5, r10, asr #31",
-                "asr r5, r5, r7",
-                "ssat r10, #8, r5",
+                requant_asm!("r10", "r10", "r6", "r12", "r7", "r5", "r10"),
                 "ldm lr!, {{r5, r6, r7, r12}}",
                 "add r11, r11, r5",
-                "lsl r11, r11, #1",
-                "smmulr r11, r11, r6",
-                "add r5, r11, r12",
-                "add r5, r5, r11, asr #31",
-                "asr r5, r5, r7",
-                "ssat r11, #8, r5",
+                requant_asm!("r11", "r11", "r6", "r12", "r7", "r5", "r11"),
                 "bfi r8, r9, #8, #8",
                 "bfi r8, r10, #16, #8",
                 "bfi r8, r11, #24, #8",
@@ -1869,18 +1774,8 @@ unsafe fn dw_planar_channel<const S: usize>(rows: [*const i16; 3], q: &DwPlanarQ
                 "beq 4f",
                 "3:",
                 "ldrd r2, r3, [r11], #8",
-                "lsl r2, r2, #1",
-                "smmulr r2, r2, r4",
-                "add r7, r2, r6",
-                "add r7, r7, r2, asr #31",
-                "asr r7, r7, r5",
-                "ssat r7, #8, r7",
-                "lsl r3, r3, #1",
-                "smmulr r3, r3, r4",
-                "add r8, r3, r6",
-                "add r8, r8, r3, asr #31",
-                "asr r8, r8, r5",
-                "ssat r8, #8, r8",
+                requant_asm!("r2", "r2", "r4", "r6", "r5", "r7", "r7"),
+                requant_asm!("r3", "r3", "r4", "r6", "r5", "r8", "r8"),
                 "strb r7, [r1]",
                 "strb r8, [r1, r12]",
                 "add r1, r1, r12, lsl #1",
@@ -1892,12 +1787,7 @@ unsafe fn dw_planar_channel<const S: usize>(rows: [*const i16; 3], q: &DwPlanarQ
                 "tst lr, #1",
                 "beq 5f",
                 "ldr r2, [r11]",
-                "lsl r2, r2, #1",
-                "smmulr r2, r2, r4",
-                "add r7, r2, r6",
-                "add r7, r7, r2, asr #31",
-                "asr r7, r7, r5",
-                "ssat r7, #8, r7",
+                requant_asm!("r2", "r2", "r4", "r6", "r5", "r7", "r7"),
                 "strb r7, [r1]",
                 "5:",
                 "pop {{r0}}",
@@ -2288,5 +2178,34 @@ pub fn add(p: &super::reference::AddParams, a: &[i8], b: &[i8], output: &mut [i8
             let raw = mbqm(s, p.output_multiplier, p.output_shift).wrapping_add(p.output_offset);
             *o = raw.max(p.act_min).min(p.act_max) as i8;
         }
+    }
+}
+
+/// The asm text the kernels' template macros spell out (checked on the host, where the asm
+/// itself is not built; the firmware's instruction counts check what it does).
+#[cfg(test)]
+mod asm_text_tests {
+    #[test]
+    fn requant_asm_spells_the_six_instructions() {
+        assert_eq!(
+            requant_asm!("r8", "r4", "r5", "r7", "r6", "r2", "r2"),
+            "lsl r4, r8, #1\nsmmulr r4, r4, r5\nadd r2, r4, r7\nadd r2, r2, r4, asr #31\nasr r2, r2, r6\nssat r2, #8, r2\n"
+        );
+        let text = requant_asm!("r8", "r8", "r6", "r12", "r7", "r5", "r8");
+        assert_eq!(text.lines().next(), Some("lsl r8, r8, #1"));
+        assert_eq!(text.lines().last(), Some("ssat r8, #8, r5"));
+    }
+
+    #[test]
+    fn dw_taps_asm_has_nine_taps_and_two_row_steps() {
+        let text = dw_taps_3x3_asm!();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 9 * 10 + 2 * 3);
+        assert_eq!(lines.iter().filter(|l| l.starts_with("smla")).count(), 9 * 4);
+        assert_eq!(lines[..2], ["ldr r5, [r0]", "ldr r12, [r1]"]);
+        assert_eq!(lines[10..12], ["ldr r5, [r0, r2]", "ldr r12, [r1, r2]"]);
+        assert_eq!(lines[20..22], ["ldr r5, [r0, r2, lsl #1]", "ldr r12, [r1, r2, lsl #1]"]);
+        assert_eq!(lines[30..33], ["add r0, r0, r3", "add r1, r1, r2, lsl #1", "add r1, r1, r2"]);
+        assert_eq!(lines[95], "smlatt r11, r6, r7, r11");
     }
 }
