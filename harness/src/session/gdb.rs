@@ -17,7 +17,7 @@ pub struct GdbMemory {
     stream: TcpStream,
     running: bool,
     /// Bytes read past the last packet.
-    buffered: Vec<u8>,
+    buffered: std::collections::VecDeque<u8>,
 }
 
 impl GdbMemory {
@@ -34,7 +34,7 @@ impl GdbMemory {
         };
         let _ = stream.set_nodelay(true);
         stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
-        let mut gdb = GdbMemory { stream, running: false, buffered: Vec::new() };
+        let mut gdb = GdbMemory { stream, running: false, buffered: std::collections::VecDeque::new() };
         // The stop reason: also tells that the stub talks.
         let reply = gdb.request("?")?;
         if !reply.starts_with('T') && !reply.starts_with('S') {
@@ -61,9 +61,9 @@ impl GdbMemory {
             if n == 0 {
                 return Err("gdbstub: the connection closed (did QEMU exit?)".to_string());
             }
-            self.buffered.extend_from_slice(&buf[..n]);
+            self.buffered.extend(&buf[..n]);
         }
-        Ok(self.buffered.remove(0))
+        Ok(self.buffered.pop_front().expect("refilled above"))
     }
 
     /// The next packet's payload (acknowledged).
