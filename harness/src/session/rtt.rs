@@ -202,6 +202,10 @@ pub fn attach_when_ready(
 
 /// How often an idle console is polled.
 const IDLE_POLL: Duration = Duration::from_millis(2);
+/// How soon it is polled again after bytes moved either way.
+const BUSY_POLL: Duration = Duration::from_micros(250);
+/// Host-to-device bytes held here at most; beyond that the stream's own buffer holds them.
+const MAX_PENDING: usize = 4096;
 
 /// The console as the byte stream the protocol client reads and writes, like a UART. A task
 /// polls the target: what the device wrote comes out of the stream, what is written into the
@@ -214,13 +218,20 @@ pub fn stream(mem: Box<dyn TargetMemory>, console: RttConsole) -> BoardStream {
         let mut mem = Some(mem);
         let mut pending: Vec<u8> = Vec::new();
         let mut buf = vec![0u8; 4096];
+        // Right after bytes moved, a reply is likely on its way: look again soon.
+        let mut wait = IDLE_POLL;
         loop {
-            // Take what the client wrote, waiting at most one idle poll for it.
-            if let Ok(read) = tokio::time::timeout(IDLE_POLL, from_client.read(&mut buf)).await {
-                match read {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => pending.extend_from_slice(&buf[..n]),
+            // Take what the client wrote, waiting at most `wait` for it; while the device has a
+            // backlog to read, leave the rest in the pipe (it pushes back on the writer).
+            if pending.len() < MAX_PENDING {
+                if let Ok(read) = tokio::time::timeout(wait, from_client.read(&mut buf)).await {
+                    match read {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => pending.extend_from_slice(&buf[..n]),
+                    }
                 }
+            } else {
+                tokio::time::sleep(IDLE_POLL).await;
             }
             let Some(m) = mem.take() else { return };
             let console = console.clone();
@@ -244,6 +255,7 @@ pub fn stream(mem: Box<dyn TargetMemory>, console: RttConsole) -> BoardStream {
             mem = Some(m);
             match result {
                 Ok((up, written)) => {
+                    wait = if up.is_empty() && written == 0 { IDLE_POLL } else { BUSY_POLL };
                     pending = down[written..].to_vec();
                     if !up.is_empty() && to_client.write_all(&up).await.is_err() {
                         return;
