@@ -5,6 +5,10 @@
 //! second inference since boot spin forever, so with one golden check and one window every
 //! attempt fails at the window, deterministically. One test at a time (each drives QEMU on a
 //! 2-core host). Needs qemu-system-arm 10 and the firmware targets (scripts/setup.sh).
+
+mod common;
+
+use common::records::board_failures;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -67,15 +71,6 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn failures(records: &[ResultRecord], board: &str) -> Vec<(String, String)> {
-    records
-        .iter()
-        .filter(|r| r.job.board == board)
-        .filter_map(|r| r.failure())
-        .map(|(stage, message)| (stage.to_string(), message.to_string()))
-        .collect()
-}
-
 fn has_golden_pass_and_window(records: &[ResultRecord], board: &str) -> bool {
     let mine = records.iter().filter(|r| r.job.board == board);
     let checks = mine.clone().filter(|r| matches!(r.entry, Entry::Check { passed: true, .. })).count();
@@ -97,7 +92,7 @@ fn a_held_board_fails_its_jobs_naming_the_holder_other_boards_run_and_a_waiting_
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     let records = store::load(&store1).unwrap().records;
-    let f = failures(&records, VICTIM);
+    let f = board_failures(&records, VICTIM);
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].0, "lock");
     let pid = std::process::id();
@@ -108,7 +103,7 @@ fn a_held_board_fails_its_jobs_naming_the_holder_other_boards_run_and_a_waiting_
     );
     assert!(!records.iter().any(|r| r.job.board == VICTIM && !matches!(r.entry, Entry::Failure { .. })), "the held board was used");
     // The other board ran on, whole and clean.
-    assert_eq!(failures(&records, HEALTHY), vec![]);
+    assert_eq!(board_failures(&records, HEALTHY), vec![]);
     assert!(has_golden_pass_and_window(&records, HEALTHY), "{records:?}");
     // Reported apart from the results, naming board, job and stage.
     let section = stdout.split("Infrastructure problems").nth(1).unwrap_or_else(|| panic!("no infrastructure section:\n{stdout}"));
@@ -147,7 +142,7 @@ fn a_held_board_fails_its_jobs_naming_the_holder_other_boards_run_and_a_waiting_
     seen.extend(rx.try_iter());
     assert!(status.success(), "{status}: {seen:#?}");
     let records = store::load(&store2).unwrap().records;
-    assert_eq!(failures(&records, VICTIM), vec![]);
+    assert_eq!(board_failures(&records, VICTIM), vec![]);
     assert!(has_golden_pass_and_window(&records, VICTIM), "{records:?}");
 }
 
@@ -167,7 +162,7 @@ fn a_hanging_job_is_retried_on_a_new_qemu_and_both_attempts_are_reported() {
     // The JSON on stdout is the store's records.
     let json: Vec<ResultRecord> = serde_json::from_str(&stdout).unwrap();
     assert_eq!(json, records);
-    let f = failures(&records, VICTIM);
+    let f = board_failures(&records, VICTIM);
     assert_eq!(f.len(), 2, "{f:?}");
     assert_eq!(f[0].0, STAGE_RETRIED);
     assert!(f[0].1.starts_with("attempt 1 of 2 failed at stage timeout: ") && f[0].1.ends_with("; retried on a fresh session"), "{}", f[0].1);
@@ -226,7 +221,7 @@ async fn a_board_failing_twice_in_a_row_is_quarantined_for_its_remaining_jobs() 
             _ => None,
         })
         .collect();
-    let f = failures(&records, VICTIM);
+    let f = board_failures(&records, VICTIM);
     let stages: Vec<&str> = f.iter().map(|(s, _)| s.as_str()).collect();
     assert_eq!(stages, ["timeout", "timeout", "quarantined"], "{f:?}");
     let q = &f[2].1;

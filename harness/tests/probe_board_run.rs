@@ -7,6 +7,7 @@ mod common;
 
 use std::process::Command;
 
+use common::records::board_failures;
 use common::standin;
 
 use mcubench::results::{Entry, Metric};
@@ -43,14 +44,7 @@ fn a_probe_board_without_a_probe_fails_at_stage_probe_and_the_qemu_board_passes(
     assert_ne!(out.status.code(), Some(0), "a failed job fails the run: {stderr}");
     let records = mcubench::store::load(&store).unwrap().records;
 
-    let failures = |board: &str| -> Vec<(String, String)> {
-        records
-            .iter()
-            .filter(|r| r.job.board == board)
-            .filter_map(|r| r.failure())
-            .map(|(stage, message)| (stage.to_string(), message.to_string()))
-            .collect()
-    };
+    let failures = |board: &str| board_failures(&records, board);
     let probe_fails = failures(PROBE_BOARD);
     assert_eq!(probe_fails.len(), 1, "{probe_fails:?}");
     assert_eq!(probe_fails[0].0, "probe", "{probe_fails:?}");
@@ -119,12 +113,7 @@ fn boards_sharing_a_probe_are_locked_by_the_probe() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let records = mcubench::store::load(&store).unwrap().records;
     for board in ["bench-a", "bench-b"] {
-        let fails: Vec<(String, String)> = records
-            .iter()
-            .filter(|r| r.job.board == board)
-            .filter_map(|r| r.failure())
-            .map(|(stage, message)| (stage.to_string(), message.to_string()))
-            .collect();
+        let fails = board_failures(&records, board);
         assert_eq!(fails.len(), 1, "{board}: {fails:?}");
         assert_eq!(fails[0].0, "lock", "{fails:?}");
         assert!(fails[0].1.contains(&format!("board {board}: its probe is in use")) && fails[0].1.contains("holder-run-7"), "{fails:?}");

@@ -7,6 +7,10 @@
 //! that their short timeouts hold on a loaded 2-core host.
 //!
 //! Needs qemu-system-arm 10 and the firmware targets (scripts/setup.sh installs both).
+
+mod common;
+
+use common::records::board_failures;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -135,15 +139,6 @@ async fn run_pair(boards_yaml: &str, cfg: RunConfig, store_path: &Path, mut on_e
     Outcome { records, events, elapsed: started.elapsed() }
 }
 
-fn failures(records: &[ResultRecord], board: &str) -> Vec<(String, String)> {
-    records
-        .iter()
-        .filter(|r| r.job.board == board)
-        .filter_map(|r| r.failure())
-        .map(|(stage, message)| (stage.to_string(), message.to_string()))
-        .collect()
-}
-
 fn count_metric(records: &[ResultRecord], board: &str, metric: Metric) -> usize {
     records.iter().filter(|r| r.job.board == board && r.metric().is_some_and(|m| m.0 == metric)).count()
 }
@@ -151,7 +146,7 @@ fn count_metric(records: &[ResultRecord], board: &str, metric: Metric) -> usize 
 /// The healthy board's job is whole and clean, and the store holds the earlier run plus
 /// every record of this one, in order.
 fn assert_healthy_and_nothing_lost(out: &Outcome, store_path: &Path, earlier: &[ResultRecord]) {
-    assert_eq!(failures(&out.records, HEALTHY), vec![], "the healthy board failed too");
+    assert_eq!(board_failures(&out.records, HEALTHY), vec![], "the healthy board failed too");
     let checks: Vec<bool> = out
         .records
         .iter()
@@ -174,7 +169,7 @@ fn assert_healthy_and_nothing_lost(out: &Outcome, store_path: &Path, earlier: &[
     // (A job refused before its board is started, e.g. at `firmware`, has a failure record
     // and no JobFinished event.)
     assert!(
-        finished.iter().any(|(b, _)| b == VICTIM) || !failures(&out.records, VICTIM).is_empty(),
+        finished.iter().any(|(b, _)| b == VICTIM) || !board_failures(&out.records, VICTIM).is_empty(),
         "the victim's job neither finished nor failed: {finished:?}"
     );
 
@@ -198,7 +193,7 @@ fn report(fault: &str, injected: &str, out: &Outcome, seen: &str) {
 
 /// The victim's single failure, checked to name the board in its record and its stage.
 fn one_failure(out: &Outcome, stage: &str) -> String {
-    let f = failures(&out.records, VICTIM);
+    let f = board_failures(&out.records, VICTIM);
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].0, stage, "{f:?}");
     f[0].1.clone()
@@ -323,7 +318,7 @@ async fn uart_that_drops_and_corrupts_bytes() {
     let out = run_pair(&with_features("test-fault-noisy-uart"), config("noisy"), &store_path, |_| {}).await;
     // A bad link must never pass as a good measurement: the victim has a failure or a failed
     // check, and no record says otherwise.
-    let f = failures(&out.records, VICTIM);
+    let f = board_failures(&out.records, VICTIM);
     let bad_checks: Vec<String> = out
         .records
         .iter()
@@ -398,7 +393,7 @@ async fn an_over_long_line_fails_the_job_naming_the_limit_and_the_board() {
         }
     }
     run.await.unwrap().unwrap();
-    let f = failures(&records, VICTIM);
+    let f = board_failures(&records, VICTIM);
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].0, "limit", "{f:?}");
     assert!(f[0].1.contains(&format!("board {VICTIM}: a serial line was longer than the limit of 16 bytes (raise --max-line-bytes)")), "{}", f[0].1);

@@ -16,3 +16,8 @@ pub fn goldens(records: &[ResultRecord]) -> Vec<bool> {
 pub fn failures(records: &[ResultRecord]) -> Vec<(String, String)> {
     records.iter().filter_map(|r| r.failure()).map(|(stage, message)| (stage.to_string(), message.to_string())).collect()
 }
+
+/// The failures of one board, as (stage, message).
+pub fn board_failures(records: &[ResultRecord], board: &str) -> Vec<(String, String)> {
+    records.iter().filter(|r| r.job.board == board).filter_map(|r| r.failure()).map(|(stage, message)| (stage.to_string(), message.to_string())).collect()
+}
